@@ -1,0 +1,1392 @@
+"""Parse `.gir` text into IR.
+
+Lark builds the LALR(1) automaton from grammar.lark (cached on disk); this module runs that
+automaton with a tight loop of its own, a contextual lexer (textual_ir/lexer.py) and one
+callback per grammar alternative that builds IR directly, so no parse tree is made. The
+`{-# dialect_resources ... #-}` section is split off and decoded before Lark sees the text.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+import re
+from typing import Any
+
+from irc.attributes import (
+    ArrayAttr,
+    Attribute,
+    DenseArrayAttr,
+    DenseElementsAttr,
+    DenseResourceAttr,
+    DictionaryAttr,
+    FloatAttr,
+    IntegerAttr,
+    StringAttr,
+    SymbolRefAttr,
+    TypeAttr,
+    UnitAttr,
+    float_from_bits,
+    numpy_dtype,
+    round_float,
+    unquote_string,
+)
+from irc.context import Context
+from irc.diagnostics import Diagnostic, IRCError, Severity
+from irc.ir import Block, Operation, Region, UnregisteredOp, Value
+from irc.location import CallSiteLoc, FileLineColLoc, FusedLoc, Location, NameLoc, UnknownLoc
+from irc.types import (
+    ComplexType,
+    FloatType,
+    FunctionType,
+    IndexType,
+    IntegerType,
+    MemRefType,
+    NoneType,
+    ShapedType,
+    TensorType,
+    TupleType,
+    Type,
+    VectorType,
+    f64,
+    i1,
+    i64,
+)
+from textual_ir.lexer import SKIP, TerminalTable
+
+_GRAMMAR = os.path.join(os.path.dirname(__file__), "grammar.lark")
+
+
+# ----------------------------------------------------------------------------- tables
+class _Tables:
+    """The LALR tables of grammar.lark, built once per process (Lark caches them on disk)."""
+
+    _instance: _Tables | None = None
+
+    def __init__(self) -> None:
+        from lark import Lark
+        from lark.parsers.lalr_analysis import Shift
+
+        lark = Lark.open(_GRAMMAR, parser="lalr", lexer="basic", cache=_cache_path())
+        table = lark.parser.parser.parser.parse_table
+        self.start = table.start_states["start"]
+        self.end = table.end_states["start"]
+        self.terminals = TerminalTable(lark.terminals)
+        self.accepted: dict[int, frozenset[str]] = {}
+        self.actions: dict[int, dict[str, tuple[bool, Any]]] = {}
+        for state, row in table.states.items():
+            out: dict[str, tuple[bool, Any]] = {}
+            for term, (action, arg) in row.items():
+                if action is Shift:
+                    out[term] = (True, arg)
+                else:
+                    name = arg.alias or arg.origin.name
+                    out[term] = (False, (len(arg.expansion), arg.origin.name, _CALLBACKS.get(name, _default)))
+            self.actions[state] = out
+            self.accepted[state] = frozenset(t for t in row if t.isupper() or t.startswith("__"))
+
+    @classmethod
+    def get(cls) -> _Tables:
+        if cls._instance is None:
+            cls._instance = _Tables()
+        return cls._instance
+
+
+def _cache_path() -> str | bool:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = os.path.join(base, "gir")
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError:
+        return True
+    stamp = int(os.path.getmtime(_GRAMMAR))
+    return os.path.join(folder, f"grammar-{stamp}.lark-cache")
+
+
+# ----------------------------------------------------------------------------- syntax objects
+class ValueRef:
+    __slots__ = ("index", "name", "pos")
+
+    def __init__(self, name: str, index: int, pos: int) -> None:
+        self.name, self.index, self.pos = name, index, pos
+
+
+class Keyword:
+    __slots__ = ("pos", "text")
+
+    def __init__(self, text: str, pos: int) -> None:
+        self.text, self.pos = text, pos
+
+    def __repr__(self) -> str:
+        return f"Keyword({self.text})"
+
+
+class Punct:
+    """`,`, `->` or `=` among the items of a pretty op."""
+
+    __slots__ = ("pos", "text")
+
+    def __init__(self, text: str, pos: int) -> None:
+        self.text, self.pos = text, pos
+
+
+class Group:
+    """`[...]` or `(...)` among the items of a pretty op."""
+
+    __slots__ = ("items", "kind", "pos")
+
+    def __init__(self, kind: str, items: list[Any], pos: int) -> None:
+        self.kind, self.items, self.pos = kind, items, pos
+
+
+class Literal:
+    """An untyped literal: its attribute is decided by the context (a `: type`, an op)."""
+
+    __slots__ = ("kind", "pos", "value")
+
+    def __init__(self, kind: str, value: Any, pos: int) -> None:
+        self.kind, self.value, self.pos = kind, value, pos
+
+    def __repr__(self) -> str:
+        return f"Literal({self.kind}, {self.value!r})"
+
+
+class AttrDictItem:
+    __slots__ = ("entries", "pos")
+
+    def __init__(self, entries: list[tuple[str, Attribute]], pos: int) -> None:
+        self.entries, self.pos = entries, pos
+
+
+class _LocRef(FileLineColLoc):
+    """A `#loc` alias used before its definition; resolved when the file is read."""
+
+
+class _Scope:
+    __slots__ = ("blocks", "entry", "forward", "values")
+
+    def __init__(self, entry: Block) -> None:
+        self.values: dict[str, tuple[list[Value], int]] = {}
+        self.forward: dict[str, list[tuple[Value, int, int]]] = {}
+        self.blocks: dict[str, list[Any]] = {}  # name -> [block, defined_pos or None, first_use_pos]
+        self.entry = entry
+
+
+# ----------------------------------------------------------------------------- driver
+class Parser:
+    """One parse of one buffer."""
+
+    def __init__(self, text: str, filename: str, ctx: Context, line_offset: int = 0) -> None:
+        self.filename = filename
+        self.ctx = ctx
+        self.line_offset = line_offset
+        self.text, resources_text, self.resources_pos = _split_resources(text)
+        self.resources = _decode_resources(self, resources_text) if resources_text else {}
+        self.line_starts = [0] + [m.end() for m in re.finditer("\n", self.text)]
+        self.attr_aliases: dict[str, Attribute] = {}
+        self.type_aliases: dict[str, Type] = {}
+        self.loc_aliases: dict[str, Location] = {}
+        self.scopes: list[_Scope] = [_Scope(Block())]
+        self.pending_entry_args: list[tuple] | None = None
+        self.has_loc_refs = False
+
+    # -- positions and errors
+    def location(self, pos: int) -> FileLineColLoc:
+        line = bisect.bisect_right(self.line_starts, pos)
+        return FileLineColLoc(self.filename, line + self.line_offset, pos - self.line_starts[line - 1] + 1)
+
+    def error(self, message: str, pos: int) -> IRCError:
+        return IRCError(Diagnostic(Severity.ERROR, message, self.location(pos)))
+
+    # -- the automaton
+    def run(self) -> list[Operation]:
+        tables = _Tables.get()
+        actions, accepted_of = tables.actions, tables.accepted
+        for_state, describe = tables.terminals.for_state, tables.terminals.describe
+        text = self.text
+        length = len(text)
+        skip = SKIP.match
+        states = [tables.start]
+        values: list[Any] = []
+        positions: list[int] = []
+        pos = 0
+        while True:
+            pos = skip(text, pos).end()
+            state = states[-1]
+            if pos >= length:
+                kind, token, start = "$END", None, length
+            else:
+                regex, keywords = for_state(accepted_of[state])
+                match = regex.match(text, pos)
+                if match is None:
+                    raise self._unexpected(pos, accepted_of[state], describe)
+                kind = match.lastgroup
+                token = match.group()
+                start = pos
+                if keywords:
+                    kw = keywords.get(token)
+                    if kw is not None:
+                        kind = kw
+                pos = match.end()
+            while True:
+                row = actions[states[-1]]
+                step = row.get(kind)
+                if step is None:
+                    raise self._unexpected(start, frozenset(row), describe, token)
+                shift, arg = step
+                if shift:
+                    states.append(arg)
+                    values.append(token)
+                    positions.append(start)
+                    break
+                size, origin, callback = arg
+                if size:
+                    args = values[-size:]
+                    span_start = positions[-size]
+                    del values[-size:]
+                    del positions[-size:]
+                    del states[-size:]
+                else:
+                    args = []
+                    span_start = start
+                result = callback(self, args, span_start)
+                if origin == "start":
+                    return result
+                states.append(actions[states[-1]][origin][1])
+                values.append(result)
+                positions.append(span_start)
+
+    def _unexpected(self, pos: int, accepted: frozenset[str], describe, token: str | None = None) -> IRCError:
+        expected = sorted({describe(t) for t in accepted if not t.startswith("_") or t.startswith("__ANON")})
+        if len(expected) > 8:
+            expected = expected[:8] + ["..."]
+        if token is None and pos < len(self.text):
+            found = repr(self.text[pos])
+        elif token is None:
+            found = "end of input"
+        else:
+            found = f"'{token}'"
+        return self.error(f"unexpected {found}, expected {', '.join(expected)}", pos)
+
+    # -- SSA scopes
+    def push_scope(self) -> _Scope:
+        scope = _Scope(Block())
+        self.scopes.append(scope)
+        return scope
+
+    def define(self, name: str, values: list[Value], pos: int) -> None:
+        for scope in self.scopes:
+            prior = scope.values.get(name)
+            if prior is not None:
+                err = self.error(f"redefinition of SSA value '%{name}'", pos)
+                err.diagnostic.attach_note("previously defined here", self.location(prior[1]))
+                raise err
+        scope = self.scopes[-1]
+        scope.values[name] = (values, pos)
+        pending = scope.forward.pop(name, None)
+        if pending is None:
+            return
+        for placeholder, index, use_pos in pending:
+            if index >= len(values):
+                raise self.error(f"use of '%{name}#{index}' but '%{name}' has {len(values)} results", use_pos)
+            real = values[index]
+            if real.type != placeholder.type:
+                raise self.error(
+                    f"definition of SSA value '%{name}#{index}' has type '{real.type}', "
+                    f"but it was used with type '{placeholder.type}'",
+                    pos,
+                )
+            placeholder.replace_all_uses_with(real)
+
+    def resolve(self, ref: ValueRef, type: Type) -> Value:
+        for scope in reversed(self.scopes):
+            found = scope.values.get(ref.name)
+            if found is None:
+                continue
+            group = found[0]
+            if ref.index >= len(group):
+                raise self.error(f"invalid result number #{ref.index} of '%{ref.name}' (it has {len(group)})", ref.pos)
+            value = group[ref.index]
+            if value.type != type:
+                raise self.error(
+                    f"use of value '%{ref.name}' expects different type than prior uses: '{type}' vs '{value.type}'",
+                    ref.pos,
+                )
+            return value
+        for scope in reversed(self.scopes):
+            for placeholder, index, _ in scope.forward.get(ref.name, ()):
+                if index == ref.index:
+                    if placeholder.type != type:
+                        raise self.error(
+                            f"use of value '%{ref.name}' expects different type than prior uses: "
+                            f"'{type}' vs '{placeholder.type}'",
+                            ref.pos,
+                        )
+                    return placeholder
+        placeholder = Value(type, ref.name)
+        self.scopes[-1].forward.setdefault(ref.name, []).append((placeholder, ref.index, ref.pos))
+        return placeholder
+
+    def close_scope(self) -> _Scope:
+        scope = self.scopes.pop()
+        for name, (block, defined, first_use) in scope.blocks.items():
+            if defined is None:
+                raise self.error(f"reference to an undefined block '^{name}'", first_use)
+        if scope.forward:
+            if len(self.scopes) > 0:
+                outer = self.scopes[-1].forward
+                for name, refs in scope.forward.items():
+                    outer.setdefault(name, []).extend(refs)
+            else:
+                name, refs = next(iter(scope.forward.items()))
+                raise self.error(f"use of undeclared SSA value name '%{name}'", refs[0][2])
+        return scope
+
+    def block_ref(self, label: str, pos: int, defining: bool) -> Block:
+        scope = self.scopes[-1]
+        name = label[1:]
+        entry = scope.blocks.get(name)
+        if entry is None:
+            entry = [Block(), None, pos]
+            scope.blocks[name] = entry
+        if defining:
+            if entry[1] is not None:
+                raise self.error(f"redefinition of block '^{name}'", pos)
+            entry[1] = pos
+        return entry[0]
+
+    # -- attributes from literals
+    def literal_attr(self, lit: Literal, type: Type | None = None) -> Attribute:
+        """The attribute a literal denotes, with `type` when given (else i64/f64 defaults)."""
+        kind, value = lit.kind, lit.value
+        if kind in ("int", "hex"):
+            if type is None:
+                return IntegerAttr(value, i64)
+            if isinstance(type, FloatType):
+                if kind == "hex":
+                    return FloatAttr(float_from_bits(value, type), type)
+                return FloatAttr(round_float(float(value), type), type)
+            if isinstance(type, IntegerType | IndexType):
+                _check_int_range(self, value, type, lit.pos)
+                return IntegerAttr(value, type)
+            raise self.error(f"integer literal not valid for type '{type}'", lit.pos)
+        if kind == "float":
+            if type is None:
+                return FloatAttr(value, f64)
+            if not isinstance(type, FloatType):
+                raise self.error(f"floating point literal not valid for type '{type}'", lit.pos)
+            return FloatAttr(round_float(value, type), type)
+        if kind == "bool":
+            if type is not None and type != i1:
+                raise self.error(f"boolean literal not valid for type '{type}'", lit.pos)
+            return IntegerAttr(1 if value else 0, i1)
+        if kind == "string":
+            return StringAttr(value)
+        if kind == "unit":
+            return UnitAttr()
+        if kind == "dense":
+            if type is None:
+                raise self.error("expected ':' and a type after 'dense<...>'", lit.pos)
+            return self.dense_attr(value, type, lit.pos)
+        if kind == "resource":
+            if type is None:
+                raise self.error("expected ':' and a type after 'dense_resource<...>'", lit.pos)
+            return self.resource_attr(value, type, lit.pos)
+        if kind == "attr":
+            if type is not None:
+                raise self.error("unexpected type after attribute", lit.pos)
+            return value
+        raise self.error(f"unexpected literal {kind}", lit.pos)
+
+    def dense_attr(self, body: str, type: Type, pos: int) -> Attribute:
+        if not isinstance(type, ShapedType) or not type.has_static_shape:
+            raise self.error(f"dense literal needs a statically shaped type, not '{type}'", pos)
+        try:
+            return _parse_dense(body, type)
+        except (ValueError, OverflowError, IndexError) as err:
+            raise self.error(f"invalid dense literal for '{type}': {err}", pos) from None
+
+    def resource_attr(self, name: str, type: Type, pos: int) -> Attribute:
+        if not isinstance(type, ShapedType) or not type.has_static_shape:
+            raise self.error(f"dense_resource needs a statically shaped type, not '{type}'", pos)
+        blob = self.resources.get(name)
+        if blob is not None:
+            try:
+                expected = type.num_elements * numpy_dtype(type.element_type).itemsize
+            except ValueError as err:
+                raise self.error(str(err), pos) from None
+            if len(blob) != expected:
+                raise self.error(
+                    f"dense_resource<{name}> holds {len(blob)} bytes, but '{type}' needs {expected}", pos
+                )
+        return DenseResourceAttr(type, name, blob)
+
+    def dialect_entity(self, token: str, pos: int, is_type: bool) -> Any:
+        body = None
+        lt = token.find("<")
+        head = token[1:lt] if lt >= 0 else token[1:]
+        if lt >= 0:
+            body = token[lt + 1 : -1]
+        dialect_name, _, name = head.partition(".")
+        dialect = self.ctx.dialect(dialect_name)
+        if dialect is None:
+            if self.ctx.allow_unregistered:
+                from irc.attributes import OpaqueAttr
+                from irc.types import OpaqueType
+
+                return (OpaqueType if is_type else OpaqueAttr)(dialect_name, name, body)
+            what = "type" if is_type else "attribute"
+            raise self.error(f"dialect '{dialect_name}' is unknown (in {what} '{token}')", pos)
+        parsers = dialect.type_parsers if is_type else dialect.attribute_parsers
+        parse = parsers.get(name)
+        if parse is None:
+            what = "type" if is_type else "attribute"
+            raise self.error(f"dialect '{dialect_name}' has no {what} named '{name}'", pos)
+        try:
+            return parse(body)
+        except ValueError as err:
+            raise self.error(str(err), pos) from None
+
+    # -- building operations
+    def make_op(self, name: str, pos: int, **kwargs: Any) -> Operation:
+        cls = self.ctx.lookup_op(name)
+        if cls is not None:
+            return cls(**kwargs)
+        dialect_name = name.partition(".")[0]
+        if self.ctx.dialect(dialect_name) is not None and dialect_name != "test":
+            raise self.error(
+                f"unregistered operation '{name}' found in dialect ('{dialect_name}') "
+                "that does not allow unknown operations",
+                pos,
+            )
+        if not self.ctx.allow_unregistered and dialect_name != "test":
+            raise self.error(
+                f"operation '{name}' belongs to an unregistered dialect; "
+                "use --allow-unregistered-dialect to accept it",
+                pos,
+            )
+        return UnregisteredOp.make(name, **kwargs)
+
+    def split_props(self, name: str, props: dict, attrs: dict, pos: int) -> tuple[dict, dict]:
+        cls = self.ctx.lookup_op(name)
+        if cls is None or cls.definition is None:
+            return props, attrs
+        declared = cls.definition.props
+        for key in props:
+            if key not in declared and not key.endswith("SegmentSizes"):
+                raise self.error(f"'{name}' has no property named '{key}'", pos)
+        if not props:
+            props = {k: v for k, v in attrs.items() if k in declared or k.endswith("SegmentSizes")}
+            attrs = {k: v for k, v in attrs.items() if k not in props}
+        return props, attrs
+
+
+def _check_int_range(parser: Parser, value: int, type: Type, pos: int) -> None:
+    if isinstance(type, IndexType):
+        return
+    width = type.width
+    low = -(1 << (width - 1)) if type.signedness != "unsigned" and width > 1 else 0
+    high = (1 << width) - 1
+    if width == 1:
+        low, high = -1, 1
+    if not low <= value <= high:
+        raise parser.error(f"integer constant out of range for type '{type}'", pos)
+
+
+# ----------------------------------------------------------------------------- dense bodies
+_DENSE_TOKEN = re.compile(r'\s*(?:(\[)|(\])|(,)|(-?0x[0-9a-fA-F]+)|(-?\d+\.\d*(?:[eE][-+]?\d+)?)|(-?\d+)|(true|false)|"([^"]*)")')
+
+
+def _parse_dense(body: str, type: ShapedType) -> Attribute:
+    import numpy as np
+
+    body = body[len("dense<") : -1].strip()
+    elt = type.element_type
+    dtype = numpy_dtype(elt)
+    if body.startswith('"'):
+        raw = bytes.fromhex(body.strip('"')[2:])
+        size = dtype.itemsize
+        if len(raw) == size:
+            return DenseElementsAttr(type, raw, type.num_elements != 1)
+        if len(raw) != size * type.num_elements:
+            raise ValueError(f"hex data has {len(raw)} bytes, expected {size * type.num_elements}")
+        return DenseElementsAttr(type, raw, False)
+    if not body:
+        if type.num_elements != 0:
+            raise ValueError("empty literal for a non-empty type")
+        return DenseElementsAttr(type, b"", False)
+    values, shape = _dense_nested(body, elt)
+    if not shape:
+        arr = np.array(values, dtype=dtype)
+        return DenseElementsAttr(type, arr.astype(dtype.newbyteorder("<")).tobytes(), type.num_elements != 1)
+    if tuple(shape) != tuple(type.shape):
+        raise ValueError(f"literal has shape {'x'.join(map(str, shape))}")
+    arr = np.array(values, dtype=dtype).reshape(shape)
+    return DenseElementsAttr(type, arr.astype(dtype.newbyteorder("<")).tobytes(), False)
+
+
+def _dense_nested(body: str, elt: Type) -> tuple[list[Any], list[int]]:
+    """Flat element values and the nesting shape of a dense literal body."""
+    pos, n = 0, len(body)
+    flat: list[Any] = []
+    shape: list[int] = []
+    counts: list[int] = []
+    depth = 0
+    expect_value = True
+    while pos < n:
+        m = _DENSE_TOKEN.match(body, pos)
+        if m is None:
+            if body[pos:].strip() == "":
+                break
+            raise ValueError(f"unexpected {body[pos:pos + 10]!r}")
+        pos = m.end()
+        if m.group(1):
+            if len(counts) == len(shape):
+                shape.append(0)
+            counts.append(0)
+            depth += 1
+            continue
+        if m.group(2):
+            count = counts.pop()
+            depth -= 1
+            if shape[depth] == 0 and (depth == len(shape) - 1 or count):
+                shape[depth] = count
+            elif shape[depth] != count:
+                raise ValueError("literal is not rectangular")
+            if counts:
+                counts[-1] += 1
+            continue
+        if m.group(3):
+            continue
+        flat.append(_dense_element(m, elt))
+        if counts:
+            counts[-1] += 1
+        expect_value = False
+    del expect_value
+    if depth != 0:
+        raise ValueError("unbalanced brackets")
+    return flat, shape
+
+
+def _dense_element(m: re.Match[str], elt: Type) -> Any:
+    if m.group(4):
+        bits = int(m.group(4), 16)
+        if isinstance(elt, FloatType):
+            return float_from_bits(bits, elt)
+        return bits
+    if m.group(5):
+        if not isinstance(elt, FloatType):
+            raise ValueError(f"float value for element type {elt}")
+        return float(m.group(5))
+    if m.group(6):
+        return float(m.group(6)) if isinstance(elt, FloatType) else int(m.group(6))
+    if m.group(7):
+        return m.group(7) == "true"
+    raise ValueError("string elements are not supported")
+
+
+# ----------------------------------------------------------------------------- resources
+_RESOURCE_START = re.compile(r"\{-#")
+
+
+def _split_resources(text: str) -> tuple[str, str | None, int]:
+    m = _RESOURCE_START.search(text)
+    if m is None:
+        return text, None, -1
+    end = text.find("#-}", m.end())
+    if end < 0:
+        end = len(text)
+    # Keep the line structure so positions after the section still map to the right lines.
+    blanked = "".join("\n" if c == "\n" else " " for c in text[m.start() : end + 3])
+    return text[: m.start()] + blanked + text[end + 3 :], text[m.end() : end], m.start()
+
+
+_RESOURCE_ENTRY = re.compile(r'([\w$.\-]+|"[^"]*")\s*:\s*"0x([0-9a-fA-F]*)"')
+
+
+def _decode_resources(parser: Parser, section: str) -> dict[str, bytes]:
+    """Blobs of the `builtin` resource group; the first 4 bytes are the alignment."""
+    out: dict[str, bytes] = {}
+    marker = section.find("builtin")
+    if marker < 0:
+        return out
+    for m in _RESOURCE_ENTRY.finditer(section, marker):
+        name = m.group(1).strip('"')
+        data = bytes.fromhex(m.group(2)) if len(m.group(2)) % 2 == 0 else None
+        if data is None or len(data) < 4:
+            raise parser.error(f"malformed resource blob '{name}'", parser.resources_pos)
+        out[name] = data[4:]
+    return out
+
+
+# ----------------------------------------------------------------------------- callbacks
+def _default(p: Parser, a: list, pos: int) -> Any:
+    return a[0] if len(a) == 1 else a
+
+
+def _none(p: Parser, a: list, pos: int) -> Any:
+    return None
+
+
+def _empty_list(p: Parser, a: list, pos: int) -> list:
+    return []
+
+
+def _list_one(p: Parser, a: list, pos: int) -> list:
+    return [a[0]]
+
+
+def _list_append(p: Parser, a: list, pos: int) -> list:
+    a[0].append(a[-1])
+    return a[0]
+
+
+def _pass_middle(p: Parser, a: list, pos: int) -> Any:
+    return a[1]
+
+
+def _pass_last(p: Parser, a: list, pos: int) -> Any:
+    return a[-1]
+
+
+_SSA_DEF = re.compile(r"%([\w$.\-]+)(?::(\d+))?")
+
+
+def _hint(name: str) -> str | None:
+    return None if name.isdigit() else name
+
+
+def _build_operation(p: Parser, defs: str | None, body: tuple, loc: Location | None, pos: int) -> Operation:
+    groups = [(m.group(1), int(m.group(2) or 1)) for m in _SSA_DEF.finditer(defs)] if defs else []
+    num_results = sum(c for _, c in groups)
+    names: list[str | None] = []
+    for name, count in groups:
+        names.extend([_hint(name)] * count)
+    location = loc if loc is not None else p.location(pos)
+    op = _BODY_BUILDERS[body[0]](p, body, num_results, location)
+    if len(op.results) != num_results:
+        raise p.error(f"operation defines {len(op.results)} results but was provided {num_results} to bind", pos)
+    for r, name in zip(op.results, names, strict=True):
+        r.name_hint = name
+    start = 0
+    for name, count in groups:
+        p.define(name, op.results[start : start + count], pos)
+        start += count
+    return op
+
+
+def _op_with_results(p: Parser, a: list, pos: int) -> Operation:
+    return _build_operation(p, a[0], a[1], a[2], pos)
+
+
+def _op_no_results(p: Parser, a: list, pos: int) -> Operation:
+    return _build_operation(p, None, a[0], a[1], pos)
+
+
+def _loc_some(p: Parser, a: list, pos: int) -> Location:
+    return a[1]
+
+
+def _generic_op(p: Parser, a: list, pos: int) -> tuple:
+    name_tok, operands, succs, props, regions, attrs, ftype = a[0], a[2], a[4], a[5], a[6], a[7], a[9]
+    return ("generic", unquote_string(name_tok[1:-1]), operands, succs, props, regions, attrs, ftype, pos)
+
+
+def _build_generic(p: Parser, body: tuple, num_results: int, location: Location) -> Operation:
+    _, name, operands, succs, props, regions, attrs, ftype, pos = body
+    if not isinstance(ftype, FunctionType):
+        raise p.error("expected a function type after ':' in a generic operation", pos)
+    if len(ftype.inputs) != len(operands):
+        raise p.error(f"expected {len(operands)} operand types but had {len(ftype.inputs)}", pos)
+    values = [p.resolve(ref, t) for ref, t in zip(operands, ftype.inputs, strict=True)]
+    successors = [p.block_ref(s, pos, False) for s in succs]
+    props_d = dict(props.entries) if props is not None else {}
+    attrs_d = dict(attrs.entries) if attrs is not None else {}
+    props_d, attrs_d = p.split_props(name, props_d, attrs_d, pos)
+    return p.make_op(
+        name,
+        pos,
+        operands=values,
+        result_types=ftype.results,
+        properties=props_d,
+        attributes=attrs_d,
+        regions=regions,
+        successors=successors,
+        location=location,
+    )
+
+
+def _custom_op(p: Parser, a: list, pos: int) -> tuple:
+    return ("custom", a[0], a[1], a[2], pos)
+
+
+def _build_custom(p: Parser, body: tuple, num_results: int, location: Location) -> Operation:
+    from textual_ir.custom import OpParser
+
+    _, name, items, types, pos = body
+    cls = p.ctx.lookup_op(name)
+    if cls is None:
+        dialect_name = name.partition(".")[0]
+        if p.ctx.dialect(dialect_name) is None:
+            raise p.error(f"custom op '{name}' is unknown: dialect '{dialect_name}' is not registered", pos)
+        raise p.error(f"custom op '{name}' is unknown", pos)
+    parse = getattr(cls, "parse_custom", None)
+    if parse is None:
+        raise p.error(f"'{name}' has no pretty form; write it in the generic form", pos)
+    return parse(OpParser(p, cls, items, types, num_results, location, pos))
+
+
+def _ci_comma(p: Parser, a: list, pos: int) -> Punct:
+    return Punct(",", pos)
+
+
+def _ci_arrow(p: Parser, a: list, pos: int) -> Punct:
+    return Punct("->", pos)
+
+
+def _ci_equal(p: Parser, a: list, pos: int) -> Punct:
+    return Punct("=", pos)
+
+
+def _ci_square(p: Parser, a: list, pos: int) -> Group:
+    return Group("[", a[1], pos)
+
+
+def _ci_paren(p: Parser, a: list, pos: int) -> Group:
+    return Group("(", a[1], pos)
+
+
+def _ci_keyword(p: Parser, a: list, pos: int) -> Keyword:
+    return Keyword(a[0], pos)
+
+
+def _ts_keyword(p: Parser, a: list, pos: int) -> list:
+    a[0].append(Keyword(a[1], pos))
+    a[0].append(a[2])
+    return a[0]
+
+
+def _value_use(p: Parser, a: list, pos: int) -> ValueRef:
+    text = a[0]
+    hash_at = text.find("#")
+    if hash_at < 0:
+        return ValueRef(text[1:], 0, pos)
+    return ValueRef(text[1:hash_at], int(text[hash_at + 1 :]), pos)
+
+
+# -- func.func and module
+def _func_args_set(p: Parser, a: list, pos: int) -> list:
+    args = a[0] if a else []
+    p.pending_entry_args = args
+    return args
+
+
+def _named_arg(p: Parser, a: list, pos: int) -> tuple:
+    return ("named", a[0][1:], a[2], a[3], a[4], pos)
+
+
+def _anon_arg(p: Parser, a: list, pos: int) -> tuple:
+    return ("anon", None, a[0], a[1], None, pos)
+
+
+def _func_result_one(p: Parser, a: list, pos: int) -> list:
+    return [(a[1], None)]
+
+
+def _func_result_paren(p: Parser, a: list, pos: int) -> list:
+    return a[1]
+
+
+def _func_op(p: Parser, a: list, pos: int) -> tuple:
+    p.pending_entry_args = None
+    return ("func", a[1], a[2], a[4], a[6] or [], a[7], a[8], pos)
+
+
+def _build_func(p: Parser, body: tuple, num_results: int, location: Location) -> Operation:
+    from textual_ir.custom import build_func
+
+    return build_func(p, body, location)
+
+
+def _module_op(p: Parser, a: list, pos: int) -> tuple:
+    return ("module", a[1], a[2], a[3], pos)
+
+
+def _build_module(p: Parser, body: tuple, num_results: int, location: Location) -> Operation:
+    _, sym, attrs, region, pos = body
+    props: dict[str, Attribute] = {}
+    if sym is not None:
+        props["sym_name"] = StringAttr(sym.root)
+    attrs_d = dict(attrs.entries) if attrs is not None else {}
+    props, attrs_d = p.split_props("builtin.module", props, attrs_d, pos)
+    if not region.blocks:
+        region.add_block(Block())
+    return p.make_op("builtin.module", pos, regions=[region], properties=props, attributes=attrs_d, location=location)
+
+
+_BODY_BUILDERS = {"generic": _build_generic, "custom": _build_custom, "func": _build_func, "module": _build_module}
+
+
+# -- regions and blocks
+def _region_open(p: Parser, a: list, pos: int) -> _Scope:
+    scope = p.push_scope()
+    args = p.pending_entry_args
+    p.pending_entry_args = None
+    if args:
+        for kind, name, type, _attrs, loc, arg_pos in args:
+            if kind != "named":
+                raise p.error("expected named arguments (%name: type) in a function with a body", arg_pos)
+            arg = scope.entry.add_arg(type, _hint(name), loc)
+            p.define(name, [arg], arg_pos)
+    return scope
+
+
+def _region(p: Parser, a: list, pos: int) -> Region:
+    scope, (entry_ops, blocks) = a[0], a[1]
+    p.close_scope()
+    region = Region()
+    entry = scope.entry
+    if entry_ops or entry.args or not blocks:
+        for op in entry_ops:
+            entry.append(op)
+        if entry_ops or entry.args:
+            region.add_block(entry)
+    for block in blocks:
+        region.add_block(block)
+    return region
+
+
+def _entry_only(p: Parser, a: list, pos: int) -> tuple:
+    return (a[0], [])
+
+
+def _entry_and_blocks(p: Parser, a: list, pos: int) -> tuple:
+    return (a[0], a[1])
+
+
+def _block(p: Parser, a: list, pos: int) -> Block:
+    block = a[0]
+    for op in a[1]:
+        block.append(op)
+    return block
+
+
+def _label_plain(p: Parser, a: list, pos: int) -> Block:
+    return p.block_ref(a[0], pos, True)
+
+
+def _label_args(p: Parser, a: list, pos: int) -> Block:
+    block = p.block_ref(a[0], pos, True)
+    for name, type, loc, arg_pos in a[2]:
+        arg = block.add_arg(type, _hint(name), loc)
+        p.define(name, [arg], arg_pos)
+    return block
+
+
+def _block_arg(p: Parser, a: list, pos: int) -> tuple:
+    return (a[0][1:], a[2], a[3], pos)
+
+
+# -- types
+_INT_TYPE = re.compile(r"(si|ui|i)([1-9]\d*)\Z")
+_NAMED_TYPES: dict[str, Type] = {
+    "index": IndexType(),
+    "none": NoneType(),
+    **{n: FloatType(n) for n in ("f16", "bf16", "f32", "f64", "f80", "f128")},
+}
+
+
+def _type_name(p: Parser, a: list, pos: int) -> Type:
+    name = a[0]
+    t = _NAMED_TYPES.get(name)
+    if t is not None:
+        return t
+    m = _INT_TYPE.match(name)
+    if m is not None:
+        width = int(m.group(2))
+        if width > 1 << 16:
+            raise p.error(f"integer bitwidth {width} is too large", pos)
+        return IntegerType(width, {"i": "signless", "si": "signed", "ui": "unsigned"}[m.group(1)])
+    return _TypeKeyword(name, pos)
+
+
+class _TypeKeyword(Keyword):
+    """An identifier in type position that is no type: a keyword such as `to` (or an error)."""
+
+
+def _real_type(p: Parser, t: Any) -> Type:
+    if isinstance(t, _TypeKeyword):
+        raise p.error(f"unknown type '{t.text}'", t.pos)
+    return t
+
+
+def _type_alias(p: Parser, a: list, pos: int) -> Type:
+    t = p.type_aliases.get(a[0][1:])
+    if t is None:
+        raise p.error(f"undefined symbol alias id '{a[0][1:]}'", pos)
+    return t
+
+
+def _dialect_type(p: Parser, a: list, pos: int) -> Type:
+    return p.dialect_entity(a[0], pos, True)
+
+
+def _shape_dims(p: Parser, a: list, pos: int) -> tuple:
+    dims = tuple(None if d == "?" else int(d) for d in a[0].split("x")[:-1])
+    return (dims, _real_type(p, a[1]))
+
+
+def _shape_scalar(p: Parser, a: list, pos: int) -> tuple:
+    return ((), _real_type(p, a[0]))
+
+
+def _tensor_type(p: Parser, a: list, pos: int) -> Type:
+    return TensorType(a[1][0], a[1][1])
+
+
+def _tensor_type_enc(p: Parser, a: list, pos: int) -> Type:
+    return TensorType(a[1][0], a[1][1], a[3])
+
+
+def _memref_type(p: Parser, a: list, pos: int) -> Type:
+    return MemRefType(a[1][0], a[1][1])
+
+
+def _memref_type_1(p: Parser, a: list, pos: int) -> Type:
+    extra = a[3]
+    if isinstance(extra, IntegerAttr | StringAttr):
+        return MemRefType(a[1][0], a[1][1], None, extra)
+    return MemRefType(a[1][0], a[1][1], extra, None)
+
+
+def _memref_type_2(p: Parser, a: list, pos: int) -> Type:
+    return MemRefType(a[1][0], a[1][1], a[3], a[5])
+
+
+def _vector_type(p: Parser, a: list, pos: int) -> Type:
+    dims, elt = a[1]
+    if not dims or None in dims:
+        raise p.error("vector types need a static, non-empty shape", pos)
+    return VectorType(dims, elt)
+
+
+def _complex_type(p: Parser, a: list, pos: int) -> Type:
+    return ComplexType(_real_type(p, a[1]))
+
+
+def _tuple_empty(p: Parser, a: list, pos: int) -> Type:
+    return TupleType(())
+
+
+def _tuple_type(p: Parser, a: list, pos: int) -> Type:
+    return TupleType([_real_type(p, t) for t in a[1]])
+
+
+def _plain_types(p: Parser, items: list, pos: int) -> list[Type]:
+    out = []
+    for t, attrs in items:
+        if attrs is not None:
+            raise p.error("unexpected attribute dictionary in a type list", pos)
+        out.append(_real_type(p, t))
+    return out
+
+
+def _fn_single(p: Parser, a: list, pos: int) -> Type:
+    return FunctionType(_plain_types(p, a[0], pos), [_real_type(p, a[2])])
+
+
+def _fn_multi(p: Parser, a: list, pos: int) -> Type:
+    return FunctionType(_plain_types(p, a[0], pos), _plain_types(p, a[2], pos))
+
+
+def _typed_item(p: Parser, a: list, pos: int) -> tuple:
+    return (a[0], a[1])
+
+
+# -- attributes
+def _dict(p: Parser, a: list, pos: int) -> AttrDictItem:
+    seen: set[str] = set()
+    for key, _ in a[1]:
+        if key in seen:
+            raise p.error(f"duplicate key '{key}' in dictionary attribute", pos)
+        seen.add(key)
+    return AttrDictItem(a[1], pos)
+
+
+def _empty_dict(p: Parser, a: list, pos: int) -> AttrDictItem:
+    return AttrDictItem([], pos)
+
+
+def _attr_key(p: Parser, a: list, pos: int) -> str:
+    key = a[0]
+    return unquote_string(key[1:-1]) if key.startswith('"') else key
+
+
+def _entry_value(p: Parser, a: list, pos: int) -> tuple:
+    return (a[0], a[2])
+
+
+def _entry_unit(p: Parser, a: list, pos: int) -> tuple:
+    return (a[0], UnitAttr())
+
+
+def _attr_untyped(p: Parser, a: list, pos: int) -> Attribute:
+    return p.literal_attr(a[0])
+
+
+def _attr_typed_number(p: Parser, a: list, pos: int) -> Attribute:
+    return p.literal_attr(a[0], _real_type(p, a[2]))
+
+
+def _attr_typed_string(p: Parser, a: list, pos: int) -> Attribute:
+    raise p.error("typed string attributes are not supported", pos)
+
+
+def _attr_empty_array(p: Parser, a: list, pos: int) -> Attribute:
+    return ArrayAttr(())
+
+
+def _attr_array(p: Parser, a: list, pos: int) -> Attribute:
+    return ArrayAttr(a[1])
+
+
+def _attr_dictionary(p: Parser, a: list, pos: int) -> Attribute:
+    return DictionaryAttr(a[0].entries)
+
+
+def _attr_type(p: Parser, a: list, pos: int) -> Attribute:
+    return TypeAttr(_real_type(p, a[0]))
+
+
+def _attr_loc(p: Parser, a: list, pos: int) -> Any:
+    return a[1]
+
+
+def _lit_number(p: Parser, a: list, pos: int) -> Literal:
+    return a[0]
+
+
+def _lit_string(p: Parser, a: list, pos: int) -> Literal:
+    return Literal("string", unquote_string(a[0][1:-1]), pos)
+
+
+def _lit_true(p: Parser, a: list, pos: int) -> Literal:
+    return Literal("bool", True, pos)
+
+
+def _lit_false(p: Parser, a: list, pos: int) -> Literal:
+    return Literal("bool", False, pos)
+
+
+def _lit_unit(p: Parser, a: list, pos: int) -> Literal:
+    return Literal("unit", None, pos)
+
+
+def _lit_dense(p: Parser, a: list, pos: int) -> Literal:
+    return Literal("dense", a[0], pos)
+
+
+def _lit_dense_typed(p: Parser, a: list, pos: int) -> Literal:
+    return Literal("attr", p.dense_attr(a[0], _real_type(p, a[2]), pos), pos)
+
+
+def _lit_resource(p: Parser, a: list, pos: int) -> Literal:
+    return Literal("resource", a[0][len("dense_resource<") : -1], pos)
+
+
+def _lit_resource_typed(p: Parser, a: list, pos: int) -> Literal:
+    name = a[0][len("dense_resource<") : -1]
+    return Literal("attr", p.resource_attr(name, _real_type(p, a[2]), pos), pos)
+
+
+_ARRAY = re.compile(r"array<\s*([\w]+)\s*(?::(.*))?>\Z", re.S)
+
+
+def _lit_array(p: Parser, a: list, pos: int) -> Literal:
+    m = _ARRAY.match(a[0])
+    if m is None:
+        raise p.error("expected 'array<type: values>'", pos)
+    elt = _type_name(p, [m.group(1)], pos)
+    if not isinstance(elt, IntegerType | FloatType):
+        raise p.error(f"array<...> needs an integer or float element type, not '{m.group(1)}'", pos)
+    items = [s.strip() for s in (m.group(2) or "").split(",") if s.strip()]
+    try:
+        if isinstance(elt, FloatType):
+            values = tuple(
+                float_from_bits(int(s, 16), elt) if s.lower().startswith(("0x", "-0x")) else round_float(float(s), elt)
+                for s in items
+            )
+        elif elt == i1:
+            values = tuple(1 if s == "true" else 0 if s == "false" else int(s) for s in items)
+        else:
+            values = tuple(int(s, 0) for s in items)
+    except ValueError:
+        raise p.error(f"invalid element in '{a[0]}'", pos) from None
+    return Literal("attr", DenseArrayAttr(elt, values), pos)
+
+
+def _lit_alias(p: Parser, a: list, pos: int) -> Literal:
+    name = a[0][1:]
+    value = p.attr_aliases.get(name)
+    if value is None:
+        raise p.error(f"undefined symbol alias id '{name}'", pos)
+    return Literal("attr", value, pos)
+
+
+def _lit_dialect(p: Parser, a: list, pos: int) -> Literal:
+    return Literal("attr", p.dialect_entity(a[0], pos, False), pos)
+
+
+def _num_int(p: Parser, a: list, pos: int) -> Literal:
+    return Literal("int", int(a[0]), pos)
+
+
+def _num_neg_int(p: Parser, a: list, pos: int) -> Literal:
+    return Literal("int", -int(a[1]), pos)
+
+
+def _num_float(p: Parser, a: list, pos: int) -> Literal:
+    return Literal("float", float(a[0]), pos)
+
+
+def _num_neg_float(p: Parser, a: list, pos: int) -> Literal:
+    return Literal("float", -float(a[1]), pos)
+
+
+def _num_hex(p: Parser, a: list, pos: int) -> Literal:
+    return Literal("hex", int(a[0], 16), pos)
+
+
+def _sym_name(token: str) -> str:
+    body = token[1:]
+    return unquote_string(body[1:-1]) if body.startswith('"') else body
+
+
+def _sym_root(p: Parser, a: list, pos: int) -> SymbolRefAttr:
+    return SymbolRefAttr(_sym_name(a[0]))
+
+
+def _sym_nested(p: Parser, a: list, pos: int) -> SymbolRefAttr:
+    return SymbolRefAttr(a[0].root, (*a[0].nested, _sym_name(a[2])))
+
+
+# -- locations
+def _loc_file(p: Parser, a: list, pos: int) -> Location:
+    return FileLineColLoc(unquote_string(a[0][1:-1]), int(a[2]), int(a[4]))
+
+
+def _loc_name(p: Parser, a: list, pos: int) -> Location:
+    return NameLoc(unquote_string(a[0][1:-1]))
+
+
+def _loc_name_child(p: Parser, a: list, pos: int) -> Location:
+    return NameLoc(unquote_string(a[0][1:-1]), a[2])
+
+
+def _loc_callsite(p: Parser, a: list, pos: int) -> Location:
+    return CallSiteLoc(a[2], a[4])
+
+
+def _loc_fused(p: Parser, a: list, pos: int) -> Location:
+    return FusedLoc(a[2])
+
+
+def _loc_fused_meta(p: Parser, a: list, pos: int) -> Location:
+    return FusedLoc(a[5], a[2])
+
+
+def _loc_unknown(p: Parser, a: list, pos: int) -> Location:
+    return UnknownLoc()
+
+
+def _loc_alias(p: Parser, a: list, pos: int) -> Location:
+    p.has_loc_refs = True
+    return _LocRef(a[0][1:], -1, pos)
+
+
+# -- top level
+def _attr_alias_def(p: Parser, a: list, pos: int) -> None:
+    name = a[0][1:]
+    if name in p.attr_aliases or name in p.loc_aliases:
+        raise p.error(f"redefinition of attribute alias id '{name}'", pos)
+    if isinstance(a[1], Location):
+        p.loc_aliases[name] = a[1]
+    else:
+        p.attr_aliases[name] = a[1]
+    return None
+
+
+def _type_alias_def(p: Parser, a: list, pos: int) -> None:
+    name = a[0][1:]
+    if name in p.type_aliases:
+        raise p.error(f"redefinition of type alias id '{name}'", pos)
+    p.type_aliases[name] = _real_type(p, a[1])
+    return None
+
+
+def _top_empty(p: Parser, a: list, pos: int) -> list:
+    return []
+
+
+def _top_append(p: Parser, a: list, pos: int) -> list:
+    if a[1] is not None:
+        a[0].append(a[1])
+    return a[0]
+
+
+def _start(p: Parser, a: list, pos: int) -> list:
+    return a[0]
+
+
+_CALLBACKS = {
+    "none": _none,
+    "empty_list": _empty_list,
+    "list_one": _list_one,
+    "list_append": _list_append,
+    "pass_middle": _pass_middle,
+    "pass_last": _pass_last,
+    "op_with_results": _op_with_results,
+    "op_no_results": _op_no_results,
+    "loc_none": _none,
+    "loc_some": _loc_some,
+    "generic_op": _generic_op,
+    "custom_op": _custom_op,
+    "ci_comma": _ci_comma,
+    "ci_arrow": _ci_arrow,
+    "ci_equal": _ci_equal,
+    "ci_square": _ci_square,
+    "ci_paren": _ci_paren,
+    "ci_keyword": _ci_keyword,
+    "ts_keyword": _ts_keyword,
+    "value_use": _value_use,
+    "opt_func_args": _func_args_set,
+    "named_arg": _named_arg,
+    "anon_arg": _anon_arg,
+    "func_result_one": _func_result_one,
+    "func_result_paren": _func_result_paren,
+    "func_op": _func_op,
+    "module_op": _module_op,
+    "region_open": _region_open,
+    "region": _region,
+    "entry_only": _entry_only,
+    "entry_and_blocks": _entry_and_blocks,
+    "block": _block,
+    "label_plain": _label_plain,
+    "label_args": _label_args,
+    "block_arg": _block_arg,
+    "type_name": _type_name,
+    "type_alias": _type_alias,
+    "dialect_type": _dialect_type,
+    "shape_dims": _shape_dims,
+    "shape_scalar": _shape_scalar,
+    "tensor_type": _tensor_type,
+    "tensor_type_enc": _tensor_type_enc,
+    "memref_type": _memref_type,
+    "memref_type_1": _memref_type_1,
+    "memref_type_2": _memref_type_2,
+    "vector_type": _vector_type,
+    "complex_type": _complex_type,
+    "tuple_empty": _tuple_empty,
+    "tuple_type": _tuple_type,
+    "fn_single": _fn_single,
+    "fn_multi": _fn_multi,
+    "typed_item": _typed_item,
+    "dict": _dict,
+    "empty_dict": _empty_dict,
+    "attr_key": _attr_key,
+    "entry_value": _entry_value,
+    "entry_unit": _entry_unit,
+    "attr_untyped": _attr_untyped,
+    "attr_typed_number": _attr_typed_number,
+    "attr_typed_string": _attr_typed_string,
+    "attr_empty_array": _attr_empty_array,
+    "attr_array": _attr_array,
+    "attr_dictionary": _attr_dictionary,
+    "attr_type": _attr_type,
+    "attr_loc": _attr_loc,
+    "attr_symbol": _default,
+    "lit_number": _lit_number,
+    "lit_string": _lit_string,
+    "lit_true": _lit_true,
+    "lit_false": _lit_false,
+    "lit_unit": _lit_unit,
+    "lit_dense": _lit_dense,
+    "lit_dense_typed": _lit_dense_typed,
+    "lit_resource": _lit_resource,
+    "lit_resource_typed": _lit_resource_typed,
+    "lit_array": _lit_array,
+    "lit_alias": _lit_alias,
+    "lit_dialect": _lit_dialect,
+    "num_int": _num_int,
+    "num_neg_int": _num_neg_int,
+    "num_float": _num_float,
+    "num_neg_float": _num_neg_float,
+    "num_hex": _num_hex,
+    "sym_root": _sym_root,
+    "sym_nested": _sym_nested,
+    "loc_file": _loc_file,
+    "loc_name": _loc_name,
+    "loc_name_child": _loc_name_child,
+    "loc_callsite": _loc_callsite,
+    "loc_fused": _loc_fused,
+    "loc_fused_meta": _loc_fused_meta,
+    "loc_unknown": _loc_unknown,
+    "loc_alias": _loc_alias,
+    "attr_alias_def": _attr_alias_def,
+    "type_alias_def": _type_alias_def,
+    "top_empty": _top_empty,
+    "top_append": _top_append,
+    "start": _start,
+}
+
+
+# ----------------------------------------------------------------------------- entry points
+def _resolve_locations(p: Parser, ops: list[Operation]) -> None:
+    def fix(loc: Any) -> Any:
+        if isinstance(loc, _LocRef):
+            target = p.loc_aliases.get(loc.filename)
+            if target is None:
+                raise p.error(f"undefined location alias '#{loc.filename}'", loc.column)
+            return fix(target)
+        if isinstance(loc, NameLoc) and loc.child is not None:
+            return NameLoc(loc.name, fix(loc.child))
+        if isinstance(loc, CallSiteLoc):
+            return CallSiteLoc(fix(loc.callee), fix(loc.caller))
+        if isinstance(loc, FusedLoc):
+            return FusedLoc([fix(x) for x in loc.locations], loc.metadata)
+        return loc
+
+    for top in ops:
+        for op in top.walk():
+            op.location = fix(op.location)
+            for region in op.regions:
+                for block in region.blocks:
+                    for arg in block.args:
+                        if arg.location is not None:
+                            arg.location = fix(arg.location)
+
+
+def parse_ops(text: str, filename: str, ctx: Context, line_offset: int = 0) -> list[Operation]:
+    """The top-level ops of `text` (not wrapped in a module)."""
+    p = Parser(text, filename, ctx, line_offset)
+    ops = p.run()
+    p.close_scope()
+    if p.has_loc_refs:
+        _resolve_locations(p, ops)
+    return ops
+
+
+def parse_module(text: str, filename: str = "<stdin>", ctx: Context | None = None, line_offset: int = 0) -> Operation:
+    """Parse a file into one `builtin.module` (wrapping top-level ops that are not one)."""
+    if ctx is None:
+        from dialects import default_context
+
+        ctx = default_context()
+    ops = parse_ops(text, filename, ctx, line_offset)
+    module_cls = ctx.lookup_op("builtin.module")
+    if len(ops) == 1 and isinstance(ops[0], module_cls):
+        return ops[0]
+    module = module_cls(regions=[Region([Block()])], location=FileLineColLoc(filename, 1 + line_offset, 1))
+    for op in ops:
+        module.body.append(op)
+    return module
