@@ -38,7 +38,6 @@ from irc.opdef import (
 from irc.traits import Commutative, ConstantLike, Pure, SameOperandsAndResultType
 from irc.types import FloatType, IndexType, IntegerType, ShapedType, Type, i1
 
-
 # ----------------------------------------------------------------------------- attributes
 _FASTMATH_FLAGS = ("reassoc", "nnan", "ninf", "nsz", "arcp", "contract", "afn")
 
@@ -172,9 +171,7 @@ class ConstantOp(ArithOp):
 
     def verify_(self) -> None:
         if self.value.type != self.results[0].type:
-            raise self.emit_error(
-                f"value type '{self.value.type}' does not match result type '{self.results[0].type}'"
-            )
+            raise self.emit_error(f"value type '{self.value.type}' does not match result type '{self.results[0].type}'")
 
     @classmethod
     def parse_custom(cls, p) -> ConstantOp:
@@ -247,7 +244,7 @@ def _is_int(attr: Attribute | None, value: int) -> bool:
 
 
 class _Overflow:
-    overflowFlags = prop(OverflowAttr, default=OVERFLOW_NONE)  # noqa: N815 - MLIR's name
+    overflowFlags = prop(OverflowAttr, default=OVERFLOW_NONE)
 
 
 @define_op("arith.addi")
@@ -375,12 +372,16 @@ def _width(t: Type) -> int:
 
 @define_op("arith.shli")
 class ShLIOp(_IntBinary, _Overflow):
-    compute = staticmethod(lambda a, b, t: None if not 0 <= _int_unsigned(b, t) < _width(t) else a << _int_unsigned(b, t))
+    compute = staticmethod(
+        lambda a, b, t: None if not 0 <= _int_unsigned(b, t) < _width(t) else a << _int_unsigned(b, t)
+    )
 
 
 @define_op("arith.shrsi")
 class ShRSIOp(_IntBinary):
-    compute = staticmethod(lambda a, b, t: None if not 0 <= _int_unsigned(b, t) < _width(t) else a >> _int_unsigned(b, t))
+    compute = staticmethod(
+        lambda a, b, t: None if not 0 <= _int_unsigned(b, t) < _width(t) else a >> _int_unsigned(b, t)
+    )
 
 
 @define_op("arith.shrui")
@@ -441,7 +442,9 @@ class _FloatBinary(_Binary):
 
 
 def _is_float(attr: Attribute | None, value: float) -> bool:
-    return isinstance(attr, FloatAttr) and attr.value == value and math.copysign(1, attr.value) == math.copysign(1, value)
+    return (
+        isinstance(attr, FloatAttr) and attr.value == value and math.copysign(1, attr.value) == math.copysign(1, value)
+    )
 
 
 def _fdiv(a: float, b: float) -> float:
@@ -805,7 +808,9 @@ class ExtSIOp(_Cast):
 class ExtUIOp(_Cast):
     source_ok = result_ok = _INT
     check = staticmethod(lambda s, r: r.width > s.width)
-    convert = staticmethod(lambda a, t: IntegerAttr(_int_unsigned(a.value, a.type), t) if isinstance(a, IntegerAttr) else None)
+    convert = staticmethod(
+        lambda a, t: IntegerAttr(_int_unsigned(a.value, a.type), t) if isinstance(a, IntegerAttr) else None
+    )
 
 
 @define_op("arith.trunci")
@@ -887,7 +892,6 @@ class BitcastOp(_Cast):
         if isinstance(t, FloatType):
             return FloatAttr(float_from_bits(bits, t), t)
         return IntegerAttr(bits, t)
-
 
 
 DIALECT = Dialect(

@@ -79,9 +79,7 @@ class FuncOp(Operation):
             return
         args = self.entry.args
         if len(args) != len(ftype.inputs):
-            raise self.emit_error(
-                f"entry block must have {len(ftype.inputs)} arguments to match function signature"
-            )
+            raise self.emit_error(f"entry block must have {len(ftype.inputs)} arguments to match function signature")
         for i, (arg, t) in enumerate(zip(args, ftype.inputs, strict=True)):
             if arg.type != t:
                 raise self.emit_error(
@@ -113,7 +111,9 @@ class FuncOp(Operation):
             if len(results) == 1 and res_attrs is None and not isinstance(results[0], FunctionType):
                 p.write(" -> " + p.type(results[0]))
             else:
-                p.write(" -> (" + ", ".join(p.type(t) + _attrs_suffix(p, res_attrs, i) for i, t in enumerate(results)) + ")")
+                p.write(
+                    " -> (" + ", ".join(p.type(t) + _attrs_suffix(p, res_attrs, i) for i, t in enumerate(results)) + ")"
+                )
         extra = p.op_attr_dict(
             self, elide=("sym_name", "function_type", "sym_visibility", "arg_attrs", "res_attrs"), prefix=""
         )

@@ -104,7 +104,7 @@ def wrap_int(value: int, t: IntegerType) -> int:
     return value
 
 
-def BoolAttr(value: bool) -> IntegerAttr:  # noqa: N802 - reads like a class
+def BoolAttr(value: bool) -> IntegerAttr:
     return IntegerAttr(1 if value else 0, i1)
 
 
@@ -297,7 +297,9 @@ class DenseArrayAttr(Attribute):
         if not self.values:
             return f"array<{self.element_type}>"
         if isinstance(self.element_type, FloatType):
-            items = [format_float(v, self.element_type) or f"0x{float_bits(v, self.element_type):X}" for v in self.values]
+            items = [
+                format_float(v, self.element_type) or f"0x{float_bits(v, self.element_type):X}" for v in self.values
+            ]
         elif self.element_type == i1:
             items = ["true" if v else "false" for v in self.values]
         else:
@@ -345,12 +347,14 @@ class DenseElementsAttr(Attribute):
 
         dtype = numpy_dtype(shaped_type.element_type)
         arr = np.asarray(array, dtype=dtype)
-        if arr.size == 1 and shaped_type.num_elements != 1 or arr.ndim == 0:
+        if (arr.size == 1 and shaped_type.num_elements != 1) or arr.ndim == 0:
             return cls(shaped_type, arr.reshape(()).astype(dtype.newbyteorder("<")).tobytes(), True)
         arr = np.broadcast_to(arr, shaped_type.shape) if arr.shape != tuple(shaped_type.shape) else arr
         flat = np.ascontiguousarray(arr, dtype=dtype.newbyteorder("<"))
-        if flat.size > 1 and bool((flat.reshape(-1) == flat.reshape(-1)[0]).all()) and not (
-            dtype.kind == "f" and np.isnan(flat).any()
+        if (
+            flat.size > 1
+            and bool((flat.reshape(-1) == flat.reshape(-1)[0]).all())
+            and not (dtype.kind == "f" and np.isnan(flat).any())
         ):
             return cls(shaped_type, flat.reshape(-1)[:1].tobytes(), True)
         return cls(shaped_type, flat.tobytes(), False)

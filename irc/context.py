@@ -67,4 +67,3 @@ class Context:
 
     def dialect(self, name: str) -> Dialect | None:
         return self.registry.get(name)
-

@@ -271,7 +271,8 @@ class Operation:
 
     def is_before_in_block(self, other: Operation) -> bool:
         block = self.parent
-        assert block is not None and other.parent is block
+        assert block is not None
+        assert other.parent is block
         if not block._order_valid:
             block._recompute_order()
         return self._order < other._order

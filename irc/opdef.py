@@ -74,9 +74,7 @@ SignlessIntegerOrIndex = Constraint(
     lambda t: isinstance(t, IndexType) or (isinstance(t, IntegerType) and t.signedness == "signless"),
 )
 AnyFloat = isa(FloatType, description="floating-point")
-IntegerLike = Constraint(
-    "signless-integer-like", lambda t: isinstance(_element(t), IntegerType | IndexType)
-)
+IntegerLike = Constraint("signless-integer-like", lambda t: isinstance(_element(t), IntegerType | IndexType))
 FloatLike = Constraint("floating-point-like", lambda t: isinstance(_element(t), FloatType))
 BoolLike = Constraint("bool-like", lambda t: isinstance(_element(t), IntegerType) and _element(t).width == 1)
 AnyTensor = isa(TensorType, description="tensor")

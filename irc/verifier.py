@@ -60,7 +60,9 @@ class _Verifier:
             if needs_terminator:
                 last = block.last_op
                 if last is None:
-                    raise op.emit_error(f"empty block: expect at least a terminator (region #{op.regions.index(region)})")
+                    raise op.emit_error(
+                        f"empty block: expect at least a terminator (region #{op.regions.index(region)})"
+                    )
                 if not last.has_trait(IsTerminator) and not isinstance(last, UnregisteredOp):
                     raise error(f"block with no terminator, has '{last.name}'", last.location)
 

@@ -259,7 +259,7 @@ class Parser:
     def _unexpected(self, pos: int, accepted: frozenset[str], describe, token: str | None = None) -> IRCError:
         expected = sorted({describe(t) for t in accepted if not t.startswith("_") or t.startswith("__ANON")})
         if len(expected) > 8:
-            expected = expected[:8] + ["..."]
+            expected = [*expected[:8], "..."]
         if token is None and pos < len(self.text):
             found = repr(self.text[pos])
         elif token is None:
@@ -416,9 +416,7 @@ class Parser:
             except ValueError as err:
                 raise self.error(str(err), pos) from None
             if len(blob) != expected:
-                raise self.error(
-                    f"dense_resource<{name}> holds {len(blob)} bytes, but '{type}' needs {expected}", pos
-                )
+                raise self.error(f"dense_resource<{name}> holds {len(blob)} bytes, but '{type}' needs {expected}", pos)
         return DenseResourceAttr(type, name, blob)
 
     def dialect_entity(self, token: str, pos: int, is_type: bool) -> Any:
@@ -461,8 +459,7 @@ class Parser:
             )
         if not self.ctx.allow_unregistered and dialect_name != "test":
             raise self.error(
-                f"operation '{name}' belongs to an unregistered dialect; "
-                "use --allow-unregistered-dialect to accept it",
+                f"operation '{name}' belongs to an unregistered dialect; use --allow-unregistered-dialect to accept it",
                 pos,
             )
         return UnregisteredOp.make(name, **kwargs)
@@ -494,7 +491,9 @@ def _check_int_range(parser: Parser, value: int, type: Type, pos: int) -> None:
 
 
 # ----------------------------------------------------------------------------- dense bodies
-_DENSE_TOKEN = re.compile(r'\s*(?:(\[)|(\])|(,)|(-?0x[0-9a-fA-F]+)|(-?\d+\.\d*(?:[eE][-+]?\d+)?)|(-?\d+)|(true|false)|"([^"]*)")')
+_DENSE_TOKEN = re.compile(
+    r'\s*(?:(\[)|(\])|(,)|(-?0x[0-9a-fA-F]+)|(-?\d+\.\d*(?:[eE][-+]?\d+)?)|(-?\d+)|(true|false)|"([^"]*)")'
+)
 
 
 def _parse_dense(body: str, type: ShapedType) -> Attribute:
@@ -538,7 +537,7 @@ def _dense_nested(body: str, elt: Type) -> tuple[list[Any], list[int]]:
         if m is None:
             if body[pos:].strip() == "":
                 break
-            raise ValueError(f"unexpected {body[pos:pos + 10]!r}")
+            raise ValueError(f"unexpected {body[pos : pos + 10]!r}")
         pos = m.end()
         if m.group(1):
             if len(counts) == len(shape):

@@ -247,7 +247,11 @@ class Printer:
                 self.write(" : " + self.types(in_types))
             return
         first = out_types[0]
-        if all(t == first for t in in_types) and all(t == first for t in out_types) and not isinstance(first, FunctionType):
+        if (
+            all(t == first for t in in_types)
+            and all(t == first for t in out_types)
+            and not isinstance(first, FunctionType)
+        ):
             self.write(" : " + self.type(first))
         else:
             self.write(" : " + self.function_type(in_types, out_types))
