@@ -27,7 +27,7 @@ lit: $(VENV_STAMP)
 	PATH=$(CURDIR)/.venv/bin:$$PATH .venv/bin/lit -sv tests/filecheck
 
 pytest: $(VENV_STAMP)
-	.venv/bin/pytest
+	.venv/bin/pytest -q
 
 test: $(VENV_STAMP)
 	$(MAKE) --no-print-directory lint

@@ -6,6 +6,7 @@ DIALECT_MODULES = {
     "builtin": "dialects.builtin",
     "func": "dialects.func",
     "arith": "dialects.arith",
+    "tensor": "dialects.tensor",
     "test": "dialects.test",
 }
 

@@ -160,7 +160,14 @@ class ConstantOp(ArithOp):
     traits = (Pure(), ConstantLike())
 
     @classmethod
-    def build(cls, value: Attribute, location: Location | None = None) -> ConstantOp:
+    def build(
+        cls, value: Attribute | float | bool, type: Type | None = None, location: Location | None = None
+    ) -> ConstantOp:
+        """From an attribute, or from a Python number (or numpy array) and its type."""
+        if not isinstance(value, Attribute):
+            value = _constant_attr(value, type)
+        elif type is not None and value.type != type:
+            raise ValueError(f"constant of type '{value.type}' given the type '{type}'")
         return cls(result_types=[value.type], properties={"value": value}, location=location)
 
     def constant_value(self) -> Attribute:
@@ -184,9 +191,9 @@ class ConstantOp(ArithOp):
         types = p.type_list() if p.types is not None else []
         if len(types) > 1:
             raise p.error("expected one type")
-        value = p.literal_attr(lit, types[0] if types else None) if (types or lit.kind != "int") else None
-        if value is None:
-            value = p.literal_attr(lit)
+        value = p.literal_attr(lit, types[0] if types else None)
+        if not isinstance(value, TypedValue):
+            raise p.error("expected an integer, float or dense literal", lit)
         props["value"] = value
         return p.build(result_types=[value.type], properties=props, attributes=attrs)
 
@@ -205,12 +212,43 @@ class ConstantOp(ArithOp):
             p.write(" " + p.attr(value))
 
 
+def _constant_attr(value: Any, type: Type | None) -> Attribute:
+    if type is None:
+        raise ValueError("a constant from a Python value needs a type")
+    if isinstance(type, ShapedType):
+        return DenseElementsAttr.from_numpy(type, value)
+    if isinstance(type, FloatType):
+        return FloatAttr(float(value), type)
+    if isinstance(type, IntegerType | IndexType):
+        return IntegerAttr(int(value), type)
+    raise ValueError(f"cannot make a constant of type '{type}'")
+
+
 # ----------------------------------------------------------------------------- binary ops
+def _flag(cls: type[Operation]) -> tuple[str, Any, str] | None:
+    """The `keyword<...>` form of the op's flags property (MLIR's `fastmath<fast>`, `overflow<nsw>`)."""
+    props = cls.definition.props
+    if "fastmath" in props:
+        return ("fastmath", FastMathAttr.parse, "fastmath")
+    if "overflowFlags" in props:
+        return ("overflow", OverflowAttr.parse, "overflowFlags")
+    return None
+
+
 class _Binary(ArithOp):
+    """`arith.addf %a, %b [fastmath<...>] {attrs} : T` (the flags may also be in the dictionary)."""
+
     lhs = operand(AnyType)
     rhs = operand(AnyType)
     out = result(AnyType)
-    format = "default"
+
+    @classmethod
+    def parse_custom(cls, p) -> Operation:
+        return p.parse_default(_flag(cls))
+
+    def print_custom(self, p) -> None:
+        flag = _flag(type(self))
+        p.print_default(self, None if flag is None else (flag[0], flag[2]))
 
     @classmethod
     def build(cls, lhs: Value, rhs: Value, location: Location | None = None) -> Operation:
@@ -556,7 +594,18 @@ class NegFOp(ArithOp):
     out = result(FloatLike)
     fastmath = prop(FastMathAttr, default=FASTMATH_NONE)
     traits = (Pure(), SameOperandsAndResultType())
-    format = "default"
+
+    @classmethod
+    def parse_custom(cls, p) -> Operation:
+        return p.parse_default(_flag(cls))
+
+    def print_custom(self, p) -> None:
+        flag = _flag(type(self))
+        p.print_default(self, None if flag is None else (flag[0], flag[2]))
+
+    @classmethod
+    def build(cls, value: Value, location: Location | None = None) -> NegFOp:
+        return cls(operands=[value], result_types=[value.type], location=location)
 
     def fold(self, operands):
         (a,) = operands
@@ -590,6 +639,17 @@ class _Compare(ArithOp):
     traits = (Pure(),)
     predicates: tuple[str, ...]
 
+    @classmethod
+    def build(cls, predicate: str, lhs: Value, rhs: Value, location: Location | None = None) -> Operation:
+        if predicate not in cls.predicates:
+            raise ValueError(f"unknown predicate '{predicate}' for '{cls.name}'")
+        return cls(
+            operands=[lhs, rhs],
+            result_types=[_bool_of(lhs.type)],
+            properties={"predicate": IntegerAttr(cls.predicates.index(predicate))},
+            location=location,
+        )
+
     @property
     def predicate_name(self) -> str:
         return type(self).predicates[self.predicate.value]
@@ -604,11 +664,20 @@ class _Compare(ArithOp):
 
     @classmethod
     def parse_custom(cls, p) -> Operation:
-        name = p.keyword(cls.predicates)
+        item = p.peek()
+        if getattr(item, "kind", None) == "bool" and "true" in cls.predicates:
+            # cmpf's `true`/`false` predicates are lexed as boolean literals.
+            name = "true" if p.literal().value else "false"
+        else:
+            name = p.keyword(cls.predicates)
         p.punct(",")
         refs = p.value_refs()
+        flag, flag_props = _flag(cls), {}
+        if flag is not None:
+            p.flag_attr(flag[0], flag[1], flag_props, flag[2])
         props, attrs = p.attr_dict()
         p.expect_end()
+        props.update(flag_props)
         types = p.type_list()
         if len(types) != 1:
             raise p.error("expected the operand type")
@@ -618,7 +687,12 @@ class _Compare(ArithOp):
 
     def print_custom(self, p) -> None:
         p.write(f"{self.name} {self.predicate_name}, {p.values(self._operands)}")
-        p.write(p.op_attr_dict(self, elide=("predicate",)))
+        flag = _flag(type(self))
+        elide: tuple[str, ...] = ("predicate",)
+        if flag is not None:
+            p.write(p.flag(self, flag[0], flag[2]))
+            elide = ("predicate", flag[2])
+        p.write(p.op_attr_dict(self, elide=elide))
         p.write(" : " + p.type(self.lhs.type))
 
 
@@ -684,6 +758,10 @@ class SelectOp(ArithOp):
     false_value = operand(AnyType)
     out = result(AnyType)
     traits = (Pure(),)
+
+    @classmethod
+    def build(cls, condition: Value, true_value: Value, false_value: Value, location: Location | None = None):
+        return cls(operands=[condition, true_value, false_value], result_types=[true_value.type], location=location)
 
     def verify_(self) -> None:
         t = self.results[0].type
@@ -761,8 +839,12 @@ class _Cast(ArithOp):
     @classmethod
     def parse_custom(cls, p) -> Operation:
         ref = p.value_ref()
+        flag, flag_props = _flag(cls), {}
+        if flag is not None:
+            p.flag_attr(flag[0], flag[1], flag_props, flag[2])
         props, attrs = p.attr_dict()
         p.expect_end()
+        props.update(flag_props)
         section = p.type_section()
         if len(section) != 3 or getattr(section[1], "text", None) != "to":
             raise p.error("expected ': T to U'")
@@ -771,7 +853,12 @@ class _Cast(ArithOp):
 
     def print_custom(self, p) -> None:
         p.write(f"{self.name} {p.value(self.input)}")
-        p.write(p.op_attr_dict(self))
+        flag = _flag(type(self))
+        elide: tuple[str, ...] = ()
+        if flag is not None:
+            p.write(p.flag(self, flag[0], flag[2]))
+            elide = (flag[2],)
+        p.write(p.op_attr_dict(self, elide=elide))
         p.write(f" : {p.type(self.input.type)} to {p.type(self.results[0].type)}")
 
 
@@ -814,7 +901,7 @@ class ExtUIOp(_Cast):
 
 
 @define_op("arith.trunci")
-class TruncIOp(_Cast):
+class TruncIOp(_Cast, _Overflow):
     source_ok = result_ok = _INT
     check = staticmethod(lambda s, r: r.width < s.width)
     convert = staticmethod(lambda a, t: IntegerAttr(a.value, t) if isinstance(a, IntegerAttr) else None)
@@ -881,7 +968,6 @@ class BitcastOp(_Cast):
 
     @staticmethod
     def convert(a: Attribute, t: Type) -> Attribute | None:
-        from irc.attributes import float_from_bits
 
         if isinstance(a, FloatAttr):
             bits = a.bits
@@ -890,7 +976,7 @@ class BitcastOp(_Cast):
         else:
             return None
         if isinstance(t, FloatType):
-            return FloatAttr(float_from_bits(bits, t), t)
+            return FloatAttr.from_bits(bits, t)
         return IntegerAttr(bits, t)
 
 

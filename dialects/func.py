@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from irc.attributes import ArrayAttr, DictionaryAttr, StringAttr, SymbolRefAttr, TypeAttr, symbol_text
 from irc.context import Dialect
@@ -72,6 +73,8 @@ class FuncOp(Operation):
             value = self.properties.get(key)
             if value is not None and len(value) != count:
                 raise self.emit_error(f"expects '{key}' to have {count} entries, but it has {len(value)}")
+            if value is not None and not all(isinstance(d, DictionaryAttr) for d in value):
+                raise self.emit_error(f"expects '{key}' to be an array of dictionaries")
         if self.is_declaration:
             vis = self.sym_visibility
             if vis is None or vis.value == "public":
@@ -139,6 +142,10 @@ class ReturnOp(Operation):
     values = var_operand()
     traits = (Pure(), IsTerminator(), ReturnLike(), HasParent((FuncOp,)))
     format = "default"
+
+    @classmethod
+    def build(cls, values: Sequence[Value] = ()) -> ReturnOp:
+        return cls(operands=values)
 
     def verify_(self) -> None:
         func = self.parent_op()
@@ -210,6 +217,47 @@ class CallOp(Operation):
         p.write(f"func.call {self.callee}({p.values(self._operands)})")
         p.write(p.op_attr_dict(self, elide=("callee",)))
         p.write(" : " + p.function_type(self.operand_types, self.result_types))
+
+
+class FunctionBuilder:
+    """Build a function from Python; op-building functions called inside the `with` insert
+    into its body, and `ret` fixes the function type from the returned values:
+
+        with FunctionBuilder("net", module) as f:
+            x = f.arg(TensorType((1, 3, 32, 32), f32), "x")
+            f.ret(tensor.relu(x))
+    """
+
+    def __init__(self, name: str, module: Operation | None = None, *, private: bool = False) -> None:
+        from irc.builder import Builder
+
+        self.func = FuncOp.build(name, [], [], private=private)
+        if module is not None:
+            module.body.append(self.func)
+        self.builder = Builder.at_end(self.func.entry)
+        self._scope: Any = None
+
+    def arg(self, type: Type, name: str | None = None) -> Value:
+        """A new function argument of `type` (named `%name` in the printed IR)."""
+        value = self.func.entry.add_arg(type, name)
+        self._retype([a.type for a in self.func.entry.args], self.func.type.results)
+        return value
+
+    def ret(self, *values: Value) -> ReturnOp:
+        op = self.builder.insert(ReturnOp(operands=values))
+        self._retype(self.func.type.inputs, [v.type for v in values])
+        return op
+
+    def _retype(self, inputs: Sequence[Type], results: Sequence[Type]) -> None:
+        self.func.properties["function_type"] = TypeAttr(FunctionType(inputs, results))
+
+    def __enter__(self) -> FunctionBuilder:
+        self._scope = self.builder.as_current()
+        self._scope.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._scope.__exit__(*exc)
 
 
 DIALECT = Dialect("func", [FuncOp, ReturnOp, CallOp])

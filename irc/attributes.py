@@ -174,14 +174,29 @@ class FloatAttr(Attribute):
 
     value: float
     type: FloatType = f64
+    # The bit pattern, worked out on first use (hashing, equality, hex printing); `from_bits`
+    # sets it to keep a NaN's payload and signalling bit, which a Python float loses.
+    _bits: int | None = attrs.field(default=None, init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         # Keep the value exactly representable in the attribute's type.
         object.__setattr__(self, "value", round_float(float(self.value), self.type))
 
+    @classmethod
+    def from_bits(cls, bits: int, type: FloatType) -> FloatAttr:
+        """The attribute of a bit pattern (e.g. a hex literal), NaN payloads included."""
+        attr = cls(float_from_bits(bits, type), type)
+        if math.isnan(attr.value):
+            object.__setattr__(attr, "_bits", bits & ((1 << type.width) - 1))
+        return attr
+
     @property
     def bits(self) -> int:
-        return float_bits(self.value, self.type)
+        bits = self._bits
+        if bits is None:
+            bits = float_bits(self.value, self.type)
+            object.__setattr__(self, "_bits", bits)
+        return bits
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, FloatAttr) and self.type == other.type and self.bits == other.bits
@@ -192,8 +207,9 @@ class FloatAttr(Attribute):
     def __str__(self) -> str:
         text = format_float(self.value, self.type)
         if text is None:
+            # inf/nan: a hex bit pattern, which reads back as an integer without its type.
             width = max(self.type.width // 4, 1)
-            text = f"0x{self.bits:0{width}X}"
+            return f"0x{self.bits:0{width}X} : {self.type}"
         if self.type == f64:
             return text
         return f"{text} : {self.type}"
@@ -375,11 +391,22 @@ class DenseElementsAttr(Attribute):
 
     def body_text(self) -> str:
         arr = self.to_numpy()
-        if self.splat:
-            return _element_text(arr.reshape(-1)[0].item() if arr.size else 0, self.type.element_type)
-        if arr.size > HEX_PRINT_THRESHOLD and self.type.element_type != i1:
+        elt = self.type.element_type
+        if arr.size == 0:
+            return ""
+        if arr.size > HEX_PRINT_THRESHOLD and not self.splat and elt != i1:
             return '"0x' + self.data.hex().upper() + '"'
-        return _nested_text(arr, self.type.element_type)
+        flat = arr.reshape(-1)[:1] if self.splat else arr.reshape(-1)
+        if isinstance(elt, FloatType) and flat.dtype.kind == "f":
+            # NaN payloads (signalling NaNs too) print from the stored bits, not via a Python float.
+            width = max(elt.width // 4, 1)
+            bits = flat.view(f"u{flat.dtype.itemsize}").tolist()
+            texts = [format_float(v, elt) or f"0x{b:0{width}X}" for v, b in zip(flat.tolist(), bits, strict=True)]
+        else:
+            texts = [_element_text(v, elt) for v in flat.tolist()]
+        if self.splat:
+            return texts[0] if texts else _element_text(0, elt)
+        return _nest(texts, tuple(arr.shape))
 
 
 def _element_text(value, elt: Type) -> str:
@@ -393,10 +420,14 @@ def _element_text(value, elt: Type) -> str:
     return str(int(value))
 
 
-def _nested_text(arr, elt: Type) -> str:
-    if arr.ndim == 0:
-        return _element_text(arr.item(), elt)
-    return "[" + ", ".join(_nested_text(sub, elt) for sub in arr) + "]"
+def _nest(texts: list[str], shape: tuple[int, ...]) -> str:
+    """Element texts (row-major) nested as `[[a, b], [c, d]]` by `shape`."""
+    if not shape:
+        return texts[0]
+    if len(shape) == 1:
+        return "[" + ", ".join(texts) + "]"
+    step = len(texts) // shape[0] if shape[0] else 0
+    return "[" + ", ".join(_nest(texts[i * step : (i + 1) * step], shape[1:]) for i in range(shape[0])) + "]"
 
 
 @attrs.frozen(eq=False)

@@ -78,7 +78,9 @@ class SourceManager:
     def _render_one(self, diag: Diagnostic) -> str:
         loc = file_location(diag.location)
         if loc is None:
-            return f"<unknown>:0:0: {diag.severity.value}: {diag.message}"
+            # A location with no file position (`loc("name")`) is shown as written, like MLIR.
+            where = "<unknown>:0:0" if isinstance(diag.location, UnknownLoc) else str(diag.location)
+            return f"{where}: {diag.severity.value}: {diag.message}"
         head = f"{loc.filename}:{loc.line}:{loc.column}: {diag.severity.value}: {diag.message}"
         text = self.line(loc.filename, loc.line)
         if text is None:

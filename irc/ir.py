@@ -100,6 +100,20 @@ class BlockArgument(Value):
         return f"<BlockArgument #{self.index}: {self.type}>"
 
 
+def _new_result(type: Type, name_hint: str | None, op: Operation, index: int) -> OpResult:
+    """`OpResult(type, name_hint, op=op, index=index)` without the keyword-argument call."""
+    r = _new_object(OpResult)
+    r.type = type
+    r.name_hint = name_hint
+    r.uses = {}
+    r.op = op
+    r.index = index
+    return r
+
+
+_new_object = object.__new__
+
+
 # ----------------------------------------------------------------------------- operations
 @attrs.define(eq=False, slots=True, repr=False, init=False)
 class Operation:
@@ -134,19 +148,27 @@ class Operation:
         location: Location | None = None,
         result_names: Sequence[str | None] | None = None,
     ):
-        self._operands = list(operands)
-        for i, v in enumerate(self._operands):
+        # The hot path of parsing and rewriting: kept to plain loops and slot stores.
+        ops = self._operands = list(operands)
+        i = 0
+        for v in ops:
             v.uses[(self, i)] = None
-        names = result_names or ()
-        self.results = [
-            OpResult(t, names[i] if i < len(names) else None, op=self, index=i) for i, t in enumerate(result_types)
-        ]
+            i += 1
+        if not result_types:
+            self.results = []
+        elif result_names:
+            names = result_names
+            n = len(names)
+            self.results = [_new_result(t, names[i] if i < n else None, self, i) for i, t in enumerate(result_types)]
+        else:
+            self.results = [_new_result(t, None, self, i) for i, t in enumerate(result_types)]
         self.properties = dict(properties) if properties else {}
         self.attributes = dict(attributes) if attributes else {}
         self.regions = []
-        for r in regions:
-            self.add_region(r)
-        self.successors = list(successors)
+        if regions:
+            for r in regions:
+                self.add_region(r)
+        self.successors = list(successors) if successors else []
         self.location = location if location is not None else UnknownLoc()
         self.parent = None
         self._prev = None

@@ -62,21 +62,44 @@ def equals(expected: Any) -> Constraint:
     return Constraint(f"'{expected}'", lambda t: t == expected)
 
 
+_ELEMENTWISE_CONTAINERS = (VectorType, TensorType)
+_INT_OR_INDEX = (IntegerType, IndexType)
+
+
 def _element(t: Type) -> Type:
-    return t.element_type if isinstance(t, VectorType | TensorType) else t
+    return t.element_type if isinstance(t, _ELEMENTWISE_CONTAINERS) else t
+
+
+def _signless_int_or_index(t: Any) -> bool:
+    return isinstance(t, IndexType) or (isinstance(t, IntegerType) and t.signedness == "signless")
+
+
+def _integer_like(t: Any) -> bool:
+    if isinstance(t, _ELEMENTWISE_CONTAINERS):
+        t = t.element_type
+    return isinstance(t, _INT_OR_INDEX)
+
+
+def _float_like(t: Any) -> bool:
+    if isinstance(t, _ELEMENTWISE_CONTAINERS):
+        t = t.element_type
+    return isinstance(t, FloatType)
+
+
+def _bool_like(t: Any) -> bool:
+    if isinstance(t, _ELEMENTWISE_CONTAINERS):
+        t = t.element_type
+    return isinstance(t, IntegerType) and t.width == 1
 
 
 AnyType = Constraint("any type", lambda t: True)
 AnyInteger = isa(IntegerType, description="integer")
 Index = isa(IndexType, description="index")
-SignlessIntegerOrIndex = Constraint(
-    "signless integer or index",
-    lambda t: isinstance(t, IndexType) or (isinstance(t, IntegerType) and t.signedness == "signless"),
-)
+SignlessIntegerOrIndex = Constraint("signless integer or index", _signless_int_or_index)
 AnyFloat = isa(FloatType, description="floating-point")
-IntegerLike = Constraint("signless-integer-like", lambda t: isinstance(_element(t), IntegerType | IndexType))
-FloatLike = Constraint("floating-point-like", lambda t: isinstance(_element(t), FloatType))
-BoolLike = Constraint("bool-like", lambda t: isinstance(_element(t), IntegerType) and _element(t).width == 1)
+IntegerLike = Constraint("signless-integer-like", _integer_like)
+FloatLike = Constraint("floating-point-like", _float_like)
+BoolLike = Constraint("bool-like", _bool_like)
 AnyTensor = isa(TensorType, description="tensor")
 AnyMemRef = isa(MemRefType, description="memref")
 AnyShaped = isa(ShapedType, description="shaped type")
@@ -183,6 +206,8 @@ class OpDefinition:
     props: dict[str, PropDef]
     regions: list[RegionDef]
     successors: list[SuccessorDef]
+    # Filled by `verify_definition` on first use (a `_VerifyPlan`).
+    verify_plan: Any = attrs.field(default=None, init=False, eq=False, repr=False)
 
     def operand_segments(self, op: Operation) -> list[tuple[int, int]]:
         return _segments(self.operands, len(op._operands), op, "operandSegmentSizes", "operand")
@@ -241,6 +266,11 @@ def _group_accessor(index: int, kind: str, getter: Callable[[Operation], list[tu
 
 
 def _static_accessor(index: int, attr: str):
+    # Direct slot reads for the two lists it is used with: accessors are hot in passes.
+    if attr == "_operands":
+        return property(lambda self: self._operands[index])
+    if attr == "results":
+        return property(lambda self: self.results[index])
     return property(lambda self: getattr(self, attr)[index])
 
 
@@ -326,32 +356,97 @@ def define_op(name: str) -> Callable[[type], type]:
 
 
 # ----------------------------------------------------------------------------- verification
+class _VerifyPlan:
+    """What `verify_definition` checks for one op class, worked out once (on first use).
+
+    Groups of single operands/results need no segment computation: a count and a list of
+    `(index, predicate, description)` checks. Other layouts fall back to `_segments`.
+    """
+
+    __slots__ = ("operand_checks", "props", "region_count", "result_checks", "successor_count")
+
+    def __init__(self, definition: OpDefinition) -> None:
+        self.operand_checks = _static_checks(definition.operands)
+        self.result_checks = _static_checks(definition.results)
+        self.props = tuple(
+            (pname, pdef.optional, *_attr_check(pdef.constraint)) for pname, pdef in definition.props.items()
+        )
+        self.region_count = _count_bounds(definition.regions)
+        self.successor_count = _count_bounds(definition.successors)
+
+
+def _static_checks(defs: Sequence[Any]) -> tuple[int, tuple[tuple[int, Callable[[Any], bool], str], ...]] | None:
+    """(count, checks) when every group is single; None when segments must be computed."""
+    if any(d.kind != SINGLE for d in defs):
+        return None
+    checks = tuple(
+        (i, d.constraint.predicate if type(d.constraint) is Constraint else d.constraint, d.constraint.description)
+        for i, d in enumerate(defs)
+        if d.constraint is not AnyType
+    )
+    return len(defs), checks
+
+
+def _count_bounds(defs: Sequence[Any]) -> tuple[int, bool]:
+    return sum(1 for d in defs if d.kind == SINGLE), any(d.kind != SINGLE for d in defs)
+
+
 def verify_definition(op: Operation) -> None:
     """Check the op against its declaration: counts, type constraints, properties, regions."""
     definition = type(op).definition
     if definition is None:
         return
-    try:
-        operand_segs = definition.operand_segments(op)
-    except ValueError as err:
-        raise op.emit_error(str(err)) from None
-    _check_types(op, definition.operands, operand_segs, op._operands, "operand")
-    try:
-        result_segs = definition.result_segments(op)
-    except ValueError as err:
-        raise op.emit_error(str(err)) from None
-    _check_types(op, definition.results, result_segs, op.results, "result")
-    for pname, pdef in definition.props.items():
-        value = op.properties.get(pname)
-        if value is None:
-            if not pdef.optional:
-                raise op.emit_error(f"requires attribute '{pname}'")
-            continue
-        check, desc = _attr_check(pdef.constraint)
-        if not check(value):
-            raise op.emit_error(f"attribute '{pname}' failed to satisfy constraint: {desc}")
-    _check_count(op, definition.regions, len(op.regions), "region")
-    _check_count(op, definition.successors, len(op.successors), "successor")
+    plan = definition.verify_plan
+    if plan is None:
+        plan = definition.verify_plan = _VerifyPlan(definition)
+    static = plan.operand_checks
+    if static is not None:
+        values = op._operands
+        if len(values) != static[0]:
+            raise op.emit_error(f"expected {static[0]} operands, but found {len(values)}")
+        for i, predicate, description in static[1]:
+            t = values[i].type
+            if not predicate(t):
+                raise op.emit_error(f"operand #{i} must be {description}, but got '{t}'")
+    else:
+        try:
+            operand_segs = definition.operand_segments(op)
+        except ValueError as err:
+            raise op.emit_error(str(err)) from None
+        _check_types(op, definition.operands, operand_segs, op._operands, "operand")
+    static = plan.result_checks
+    if static is not None:
+        values = op.results
+        if len(values) != static[0]:
+            raise op.emit_error(f"expected {static[0]} results, but found {len(values)}")
+        for i, predicate, description in static[1]:
+            t = values[i].type
+            if not predicate(t):
+                raise op.emit_error(f"result #{i} must be {description}, but got '{t}'")
+    else:
+        try:
+            result_segs = definition.result_segments(op)
+        except ValueError as err:
+            raise op.emit_error(str(err)) from None
+        _check_types(op, definition.results, result_segs, op.results, "result")
+    if plan.props:
+        properties = op.properties
+        for pname, optional, check, desc in plan.props:
+            value = properties.get(pname)
+            if value is None:
+                if not optional:
+                    raise op.emit_error(f"requires attribute '{pname}'")
+                continue
+            if not check(value):
+                raise op.emit_error(f"attribute '{pname}' failed to satisfy constraint: {desc}")
+    fixed, variadic = plan.region_count
+    count = len(op.regions)
+    if count != fixed and (count < fixed or not variadic):
+        _count_error(op, fixed, variadic, count, "region")
+    fixed, variadic = plan.successor_count
+    count = len(op.successors)
+    if count != fixed and (count < fixed or not variadic):
+        _count_error(op, fixed, variadic, count, "successor")
 
 
 def _check_types(op: Operation, defs, segments, values: Sequence[Value], what: str) -> None:
@@ -365,8 +460,11 @@ def _check_types(op: Operation, defs, segments, values: Sequence[Value], what: s
 
 
 def _check_count(op: Operation, defs, count: int, what: str) -> None:
-    fixed = sum(1 for d in defs if d.kind == SINGLE)
-    variadic = any(d.kind != SINGLE for d in defs)
+    fixed, variadic = _count_bounds(defs)
     if count < fixed or (not variadic and count != fixed):
-        bound = f"at least {fixed}" if variadic else str(fixed)
-        raise op.emit_error(f"requires {bound} {what}{'s' if fixed != 1 or variadic else ''}, but found {count}")
+        _count_error(op, fixed, variadic, count, what)
+
+
+def _count_error(op: Operation, fixed: int, variadic: bool, count: int, what: str) -> None:
+    bound = f"at least {fixed}" if variadic else str(fixed)
+    raise op.emit_error(f"requires {bound} {what}{'s' if fixed != 1 or variadic else ''}, but found {count}")

@@ -65,7 +65,10 @@ def _format_option(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, tuple | list):
         return ",".join(_format_option(v) for v in value)
-    return str(value)
+    text = str(value)
+    if text == "" or any(c.isspace() or c in "{}[](),'\"" for c in text):
+        return '"' + text + '"' if '"' not in text else "'" + text + "'"
+    return text
 
 
 @attrs.define(eq=False)
@@ -124,7 +127,8 @@ class Instrumentation:
     printer: Callable[[Operation], str] | None = None
     # Collected during the run:
     times: list[tuple[int, str, float]] = attrs.field(factory=list)
-    stats: list[tuple[int, str, dict[str, int], type]] = attrs.field(factory=list)
+    # (depth, pass or pipeline name, counters, pass class; None for a nested pipeline)
+    stats: list[tuple[int, str, dict[str, int], type | None]] = attrs.field(factory=list)
 
     def wants_ir(self) -> bool:
         return bool(self.print_before or self.print_after or self.print_after_all or self.print_after_change)
@@ -170,9 +174,13 @@ class PassManager:
     def _run_manager(self, pm: OpPassManager, op: Operation, depth: int) -> None:
         for item in pm.items:
             if isinstance(item, OpPassManager):
+                # The pipeline's row goes before the rows of its passes, as in MLIR's report.
+                row = len(self.instr.times)
+                if self.instr.statistics:
+                    self.instr.stats.append((depth, f"'{item.anchor}' Pipeline", {}, None))
                 start = time.perf_counter()
                 self._run_nested(item, op, depth + 1)
-                self._time(depth, f"'{item.anchor}' Pipeline", start)
+                self._time(depth, f"'{item.anchor}' Pipeline", start, row)
             else:
                 self._run_pass(item, op, depth)
 
@@ -216,9 +224,11 @@ class PassManager:
         elif before is not None and instr.printer(op) != before:
             instr.dump("After", p, op)
 
-    def _time(self, depth: int, name: str, start: float) -> None:
-        if self.instr.timing:
-            self.instr.times.append((depth, name, time.perf_counter() - start))
+    def _time(self, depth: int, name: str, start: float, row: int | None = None) -> None:
+        if not self.instr.timing:
+            return
+        entry = (depth, name, time.perf_counter() - start)
+        self.instr.times.insert(len(self.instr.times) if row is None else row, entry)
 
 
 # ----------------------------------------------------------------------------- parsing
@@ -273,7 +283,6 @@ class PipelineParser:
         return items
 
     def _element(self) -> Pass | OpPassManager:
-        start = self.pos
         self._skip()
         start = self.pos
         name = self._name()
@@ -312,6 +321,15 @@ class PipelineParser:
             self.pos += 1
             self._skip()
             value_start = self.pos
+            quote = self.text[self.pos] if self.pos < len(self.text) else ""
+            if quote in ("'", '"'):
+                # A quoted value may hold spaces and braces.
+                end = self.text.find(quote, self.pos + 1)
+                if end < 0:
+                    raise self.error(f"unterminated {quote} in the value of option '{key}'", value_start)
+                self.pos = end + 1
+                options[key] = (self.text[value_start + 1 : end], key_pos)
+                continue
             depth = 0
             while self.pos < len(self.text):
                 ch = self.text[self.pos]

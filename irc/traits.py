@@ -20,23 +20,49 @@ class OpTrait:
         return None
 
 
-@attrs.frozen
-class Pure(OpTrait):
+class _FieldlessTrait(OpTrait):
+    """A trait with no fields: what `@attrs.frozen` gives such a class (equal to any instance
+    of its class, hashable, `Pure()` repr, immutable), without building an attrs class for
+    each at import time (this keeps `irc-opt` start-up down)."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return True
+
+    def __ne__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return False
+
+    def __hash__(self) -> int:
+        return hash((self.__class__, ()))
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__qualname__}()"
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise attrs.exceptions.FrozenInstanceError()
+
+    def __delattr__(self, name: str) -> None:
+        raise attrs.exceptions.FrozenInstanceError()
+
+
+class Pure(_FieldlessTrait):
     """No side effects: unused results make the op dead, and CSE may merge it."""
 
 
-@attrs.frozen
-class Commutative(OpTrait):
+class Commutative(_FieldlessTrait):
     """Operands may be reordered; canonicalization moves constants to the right."""
 
 
-@attrs.frozen
-class ConstantLike(OpTrait):
+class ConstantLike(_FieldlessTrait):
     """The op materializes a constant; it implements `constant_value()`."""
 
 
-@attrs.frozen
-class IsTerminator(OpTrait):
+class IsTerminator(_FieldlessTrait):
     """Must be the last op of its block."""
 
     def verify(self, op: Operation) -> None:
@@ -44,33 +70,27 @@ class IsTerminator(OpTrait):
             raise op.emit_error("must be the last operation in the parent block")
 
 
-@attrs.frozen
-class NoTerminator(OpTrait):
+class NoTerminator(_FieldlessTrait):
     """The op's regions need no terminator (e.g. modules)."""
 
 
-@attrs.frozen
-class IsolatedFromAbove(OpTrait):
+class IsolatedFromAbove(_FieldlessTrait):
     """Regions may not use values defined outside the op."""
 
 
-@attrs.frozen
-class SymbolTable(OpTrait):
+class SymbolTable(_FieldlessTrait):
     """The op's single block holds symbols with unique names (`sym_name`)."""
 
 
-@attrs.frozen
-class Symbol(OpTrait):
+class Symbol(_FieldlessTrait):
     """The op defines a symbol named by its `sym_name` property."""
 
 
-@attrs.frozen
-class GraphRegion(OpTrait):
+class GraphRegion(_FieldlessTrait):
     """The op's regions are graphs: no dominance order between ops (MLIR's RegionKind::Graph)."""
 
 
-@attrs.frozen
-class SingleBlock(OpTrait):
+class SingleBlock(_FieldlessTrait):
     """Each region of the op has at most one block."""
 
     def verify(self, op: Operation) -> None:
@@ -79,26 +99,38 @@ class SingleBlock(OpTrait):
                 raise op.emit_error(f"expects region #{i} to have 0 or 1 blocks")
 
 
-@attrs.frozen
-class SameOperandsAndResultType(OpTrait):
+class SameOperandsAndResultType(_FieldlessTrait):
     """All operands and results have one type."""
 
     def verify(self, op: Operation) -> None:
-        types = [v.type for v in op._operands] + [r.type for r in op.results]
-        if types and any(t != types[0] for t in types):
-            raise op.emit_error("requires the same type for all operands and results")
+        values = op._operands or op.results
+        if not values:
+            return
+        first = values[0].type
+        # Types are usually shared objects, so `is` settles most comparisons.
+        for v in op._operands:
+            t = v.type
+            if t is not first and t != first:
+                raise op.emit_error("requires the same type for all operands and results")
+        for v in op.results:
+            t = v.type
+            if t is not first and t != first:
+                raise op.emit_error("requires the same type for all operands and results")
 
 
-@attrs.frozen
-class SameTypeOperands(OpTrait):
+class SameTypeOperands(_FieldlessTrait):
     def verify(self, op: Operation) -> None:
-        types = [v.type for v in op._operands]
-        if types and any(t != types[0] for t in types):
-            raise op.emit_error("requires all operands to have the same type")
+        operands = op._operands
+        if not operands:
+            return
+        first = operands[0].type
+        for v in operands:
+            t = v.type
+            if t is not first and t != first:
+                raise op.emit_error("requires all operands to have the same type")
 
 
-@attrs.frozen
-class Elementwise(OpTrait):
+class Elementwise(_FieldlessTrait):
     """Applies a scalar function to each element (with broadcasting for tensors)."""
 
 
@@ -115,18 +147,15 @@ class HasParent(OpTrait):
             raise op.emit_error(f"expects parent op {'to be one of ' if len(self.parents) > 1 else ''}{names}")
 
 
-@attrs.frozen
-class ReturnLike(OpTrait):
+class ReturnLike(_FieldlessTrait):
     """Terminator that returns values to the parent op."""
 
 
-@attrs.frozen
-class CallableOp(OpTrait):
+class CallableOp(_FieldlessTrait):
     """Function-like op: a body region, a `function_type` property (MLIR's CallableOpInterface)."""
 
 
-@attrs.frozen
-class CallLike(OpTrait):
+class CallLike(_FieldlessTrait):
     """Calls a symbol named by the `callee` property (MLIR's CallOpInterface)."""
 
 

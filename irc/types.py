@@ -5,6 +5,9 @@
 
 from __future__ import annotations
 
+import operator
+from typing import Any
+
 import attrs
 
 
@@ -14,6 +17,48 @@ class Type:
     __slots__ = ()
 
 
+def _identity_eq(cls: type) -> type:
+    """Give an attrs value class `==`/`!=` that answer at once for the same object.
+
+    Types are mostly shared objects (`f32`, the parser's named types), so the verifier's
+    many type comparisons are usually identity checks. The result is the one attrs gives:
+    the tuples of fields compared, `NotImplemented` for another class.
+    """
+    names = [a.name for a in attrs.fields(cls) if a.eq]
+    if len(names) >= 2:
+        fields = operator.attrgetter(*names)
+    elif names:
+        name = names[0]
+
+        def fields(obj: Any) -> tuple:
+            return (getattr(obj, name),)
+    else:
+
+        def fields(obj: Any) -> tuple:
+            return ()
+
+    def __eq__(self: Any, other: Any) -> Any:
+        if self is other:
+            return True
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return fields(self) == fields(other)
+
+    def __ne__(self: Any, other: Any) -> Any:
+        if self is other:
+            return False
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return not fields(self) == fields(other)
+
+    __eq__.__qualname__ = f"{cls.__qualname__}.__eq__"
+    __ne__.__qualname__ = f"{cls.__qualname__}.__ne__"
+    cls.__eq__ = __eq__
+    cls.__ne__ = __ne__
+    return cls
+
+
+@_identity_eq
 @attrs.frozen(cache_hash=True)
 class IntegerType(Type):
     width: int
@@ -27,6 +72,7 @@ class IntegerType(Type):
 FLOAT_WIDTHS = {"f16": 16, "bf16": 16, "f32": 32, "f64": 64, "f80": 80, "f128": 128}
 
 
+@_identity_eq
 @attrs.frozen(cache_hash=True)
 class FloatType(Type):
     name: str = attrs.field(validator=attrs.validators.in_(FLOAT_WIDTHS))
@@ -39,12 +85,14 @@ class FloatType(Type):
         return self.name
 
 
+@_identity_eq
 @attrs.frozen(cache_hash=True)
 class IndexType(Type):
     def __str__(self) -> str:
         return "index"
 
 
+@_identity_eq
 @attrs.frozen(cache_hash=True)
 class NoneType(Type):
     def __str__(self) -> str:
@@ -84,6 +132,7 @@ class ShapedType(Type):
         return n
 
 
+@_identity_eq
 @attrs.frozen(cache_hash=True)
 class TensorType(ShapedType):
     shape: tuple[int | None, ...] = attrs.field(converter=_shape)
@@ -95,6 +144,7 @@ class TensorType(ShapedType):
         return f"tensor<{shape_text(self.shape)}{self.element_type}{enc}>"
 
 
+@_identity_eq
 @attrs.frozen(cache_hash=True)
 class MemRefType(ShapedType):
     shape: tuple[int | None, ...] = attrs.field(converter=_shape)
@@ -107,6 +157,7 @@ class MemRefType(ShapedType):
         return f"memref<{shape_text(self.shape)}{self.element_type}{extra}>"
 
 
+@_identity_eq
 @attrs.frozen(cache_hash=True)
 class VectorType(ShapedType):
     shape: tuple[int, ...] = attrs.field(converter=_shape)
@@ -116,6 +167,7 @@ class VectorType(ShapedType):
         return f"vector<{shape_text(self.shape)}{self.element_type}>"
 
 
+@_identity_eq
 @attrs.frozen(cache_hash=True)
 class ComplexType(Type):
     element_type: Type
@@ -124,6 +176,7 @@ class ComplexType(Type):
         return f"complex<{self.element_type}>"
 
 
+@_identity_eq
 @attrs.frozen(cache_hash=True)
 class TupleType(Type):
     types: tuple[Type, ...] = attrs.field(converter=tuple)
@@ -132,6 +185,7 @@ class TupleType(Type):
         return f"tuple<{', '.join(map(str, self.types))}>"
 
 
+@_identity_eq
 @attrs.frozen(cache_hash=True)
 class FunctionType(Type):
     inputs: tuple[Type, ...] = attrs.field(converter=tuple)
@@ -144,6 +198,7 @@ class FunctionType(Type):
         return f"({ins}) -> ({', '.join(map(str, self.results))})"
 
 
+@_identity_eq
 @attrs.frozen(cache_hash=True)
 class OpaqueType(Type):
     """A type of a dialect we do not know: `!dialect.name<body>`, kept as text."""

@@ -125,7 +125,7 @@ class _Verifier:
             for child in region.ops:
                 name = symbol_name(child)
                 if name is None:
-                    if child.has_trait(Symbol):
+                    if child.has_trait(Symbol) and not _optional_symbol(child):
                         raise child.emit_error("requires string attribute 'sym_name'")
                     continue
                 first = seen.get(name)
@@ -134,6 +134,13 @@ class _Verifier:
                     err.diagnostic.attach_note("see existing symbol definition here", first.location)
                     raise err
                 seen[name] = child
+
+
+def _optional_symbol(op: Operation) -> bool:
+    """A Symbol op whose declared `sym_name` is optional (MLIR's OptionalSymbol: modules)."""
+    definition = type(op).definition
+    pdef = definition.props.get("sym_name") if definition is not None else None
+    return pdef is not None and pdef.optional
 
 
 def _graph(block: Block) -> bool:

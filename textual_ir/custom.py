@@ -16,7 +16,7 @@ from irc.diagnostics import IRCError
 from irc.ir import Block, Operation, Region, Value
 from irc.location import Location
 from irc.types import FunctionType, Type
-from textual_ir.parser import AttrDictItem, Group, Keyword, Literal, Parser, Punct, ValueRef
+from textual_ir.parser import AngleItem, AttrDictItem, Group, Keyword, Literal, Parser, Punct, ValueRef
 
 
 class OpParser:
@@ -102,6 +102,24 @@ class OpParser:
             return True
         return False
 
+    def optional_angle(self, keyword: str) -> AngleItem | None:
+        """`keyword<body>` (MLIR's `fastmath<fast>`), if it comes next."""
+        item = self._here()
+        if isinstance(item, AngleItem) and item.text == keyword:
+            self.index += 1
+            return item
+        return None
+
+    def flag_attr(self, keyword: str, parse: Any, props: dict[str, Attribute], name: str) -> None:
+        """An optional `keyword<flags>` read with `parse(body)` into `props[name]`."""
+        item = self.optional_angle(keyword)
+        if item is None:
+            return
+        try:
+            props[name] = parse(item.body)
+        except ValueError as err:
+            raise self.error(str(err), item) from None
+
     def literal(self) -> Literal:
         return self._take(Literal, "a literal")
 
@@ -164,10 +182,16 @@ class OpParser:
         return self.cls(location=self.location, **kwargs)
 
     # -- the default format
-    def parse_default(self) -> Operation:
+    def parse_default(self, flag: tuple[str, Any, str] | None = None) -> Operation:
+        """The default format; `flag` = (keyword, parse, property) also reads an optional
+        `keyword<...>` after the operands (MLIR's `fastmath<fast>`)."""
         refs = self.value_refs()
+        flag_props: dict[str, Attribute] = {}
+        if flag is not None:
+            self.flag_attr(flag[0], flag[1], flag_props, flag[2])
         props, attrs = self.attr_dict()
         self.expect_end()
+        props.update(flag_props)
         types = [] if self.types is None else self.type_list()
         if self.types is None and (refs or self.num_results):
             raise self.error("expected ':' followed by types")
@@ -198,6 +222,8 @@ def _describe(item: Any) -> str:
         return "an attribute dictionary"
     if isinstance(item, Literal):
         return "a literal"
+    if isinstance(item, AngleItem):
+        return f"'{item.text}<{item.body}>'"
     return f"'{item}'"
 
 

@@ -9,8 +9,10 @@ callback per grammar alternative that builds IR directly, so no parse tree is ma
 from __future__ import annotations
 
 import bisect
+import gc
 import os
 import re
+import struct
 from typing import Any
 
 from irc.attributes import (
@@ -26,10 +28,12 @@ from irc.attributes import (
     SymbolRefAttr,
     TypeAttr,
     UnitAttr,
+    float_bits,
     float_from_bits,
     numpy_dtype,
     round_float,
     unquote_string,
+    wrap_int,
 )
 from irc.context import Context
 from irc.diagnostics import Diagnostic, IRCError, Severity
@@ -73,6 +77,8 @@ class _Tables:
         self.end = table.end_states["start"]
         self.terminals = TerminalTable(lark.terminals)
         self.accepted: dict[int, frozenset[str]] = {}
+        # state -> (token regex with the whitespace/comments to skip in front, keywords)
+        self.lexers: dict[int, tuple[re.Pattern[str], dict[str, str]]] = {}
         self.actions: dict[int, dict[str, tuple[bool, Any]]] = {}
         for state, row in table.states.items():
             out: dict[str, tuple[bool, Any]] = {}
@@ -81,7 +87,11 @@ class _Tables:
                     out[term] = (True, arg)
                 else:
                     name = arg.alias or arg.origin.name
-                    out[term] = (False, (len(arg.expansion), arg.origin.name, _CALLBACKS.get(name, _default)))
+                    size = len(arg.expansion)
+                    callback = _CALLBACKS.get(name, _default)
+                    if callback is _default and size == 1 and arg.origin.name != "start":
+                        callback = None  # passes its one value on: the driver only changes state
+                    out[term] = (False, (size, arg.origin.name, callback))
             self.actions[state] = out
             self.accepted[state] = frozenset(t for t in row if t.isupper() or t.startswith("__"))
 
@@ -90,6 +100,12 @@ class _Tables:
         if cls._instance is None:
             cls._instance = _Tables()
         return cls._instance
+
+
+def _with_skip(regex: re.Pattern[str]) -> re.Pattern[str]:
+    """`regex` preceded by the whitespace and comments to skip, so one match reads one token.
+    The skip is atomic: a long run of blanks must not make the regex backtrack."""
+    return re.compile(r"(?>(?:\s+|//[^\n]*)*)(?:" + regex.pattern + ")")
 
 
 def _cache_path() -> str | bool:
@@ -128,6 +144,15 @@ class Punct:
 
     def __init__(self, text: str, pos: int) -> None:
         self.text, self.pos = text, pos
+
+
+class AngleItem:
+    """`keyword<body>` among the items of a pretty op (MLIR's `fastmath<fast>`)."""
+
+    __slots__ = ("body", "pos", "text")
+
+    def __init__(self, text: str, body: str, pos: int) -> None:
+        self.text, self.body, self.pos = text, body, pos
 
 
 class Group:
@@ -173,6 +198,17 @@ class _Scope:
 
 
 # ----------------------------------------------------------------------------- driver
+# The automaton's stack grows by a few entries per level of nesting (regions, `[...]`,
+# `tuple<...>`); past this, later stages (printing, verifying, hashing nested attributes) would
+# run out of Python stack, so deep input is refused with a located error instead.
+_MAX_STACK = 800
+_MAX_NESTING = 80
+_NESTING = {
+    **dict.fromkeys(("(", "[", "{", "<", "tensor<", "memref<", "vector<", "complex<", "tuple<", "loc("), 1),
+    **dict.fromkeys((")", "]", "}", ">"), -1),
+}
+
+
 class Parser:
     """One parse of one buffer."""
 
@@ -181,11 +217,12 @@ class Parser:
         self.ctx = ctx
         self.line_offset = line_offset
         self.text, resources_text, self.resources_pos = _split_resources(text)
-        self.resources = _decode_resources(self, resources_text) if resources_text else {}
         self.line_starts = [0] + [m.end() for m in re.finditer("\n", self.text)]
+        self.resources = _decode_resources(self, resources_text) if resources_text else {}
         self.attr_aliases: dict[str, Attribute] = {}
         self.type_aliases: dict[str, Type] = {}
         self.loc_aliases: dict[str, Location] = {}
+        self.alias_depths: dict[int, tuple[Any, int, int]] = {}
         self.scopes: list[_Scope] = [_Scope(Block())]
         self.pending_entry_args: list[tuple] | None = None
         self.has_loc_refs = False
@@ -210,24 +247,35 @@ class Parser:
         values: list[Any] = []
         positions: list[int] = []
         pos = 0
+        depth = 0
+        nesting = _NESTING
+        lexers = tables.lexers
         while True:
-            pos = skip(text, pos).end()
             state = states[-1]
-            if pos >= length:
+            lexer = lexers.get(state)
+            if lexer is None:
+                regex, keywords = for_state(accepted_of[state])
+                lexer = lexers[state] = (_with_skip(regex), keywords)
+            regex, keywords = lexer
+            match = regex.match(text, pos)
+            if match is None or match.lastgroup is None:
+                pos = skip(text, pos).end()
+                if pos < length:
+                    raise self._unexpected(pos, accepted_of[state], describe)
                 kind, token, start = "$END", None, length
             else:
-                regex, keywords = for_state(accepted_of[state])
-                match = regex.match(text, pos)
-                if match is None:
-                    raise self._unexpected(pos, accepted_of[state], describe)
                 kind = match.lastgroup
-                token = match.group()
-                start = pos
+                start, pos = match.span(kind)
+                token = match.group(kind)
                 if keywords:
                     kw = keywords.get(token)
                     if kw is not None:
                         kind = kw
-                pos = match.end()
+                step = nesting.get(token)
+                if step is not None:
+                    depth += step
+                    if depth > _MAX_NESTING:
+                        raise self.error(f"the input is nested too deeply (more than {_MAX_NESTING} levels)", start)
             while True:
                 row = actions[states[-1]]
                 step = row.get(kind)
@@ -235,11 +283,17 @@ class Parser:
                     raise self._unexpected(start, frozenset(row), describe, token)
                 shift, arg = step
                 if shift:
+                    if len(states) >= _MAX_STACK:
+                        raise self.error("the input is nested too deeply", start)
                     states.append(arg)
                     values.append(token)
                     positions.append(start)
                     break
                 size, origin, callback = arg
+                if callback is None:
+                    # A one-symbol rule that passes its value on: only the state changes.
+                    states[-1] = actions[states[-2]][origin][1]
+                    continue
                 if size:
                     args = values[-size:]
                     span_start = positions[-size]
@@ -358,13 +412,23 @@ class Parser:
     # -- attributes from literals
     def literal_attr(self, lit: Literal, type: Type | None = None) -> Attribute:
         """The attribute a literal denotes, with `type` when given (else i64/f64 defaults)."""
+        try:
+            return self._literal_attr(lit, type)
+        except (ValueError, OverflowError, KeyError, struct.error) as err:
+            raise self.error(f"cannot make a constant of type '{type}' from this literal: {err}", lit.pos) from None
+
+    def _literal_attr(self, lit: Literal, type: Type | None) -> Attribute:
         kind, value = lit.kind, lit.value
+        if isinstance(type, FloatType) and type.name not in _SCALAR_FLOATS and kind in ("int", "hex", "float"):
+            raise self.error(f"constants of type '{type}' are not supported", lit.pos)
         if kind in ("int", "hex"):
             if type is None:
                 return IntegerAttr(value, i64)
             if isinstance(type, FloatType):
                 if kind == "hex":
-                    return FloatAttr(float_from_bits(value, type), type)
+                    if value >> type.width:
+                        raise self.error(f"hexadecimal float constant out of range for type '{type}'", lit.pos)
+                    return FloatAttr.from_bits(value, type)
                 return FloatAttr(round_float(float(value), type), type)
             if isinstance(type, IntegerType | IndexType):
                 _check_int_range(self, value, type, lit.pos)
@@ -401,6 +465,8 @@ class Parser:
     def dense_attr(self, body: str, type: Type, pos: int) -> Attribute:
         if not isinstance(type, ShapedType) or not type.has_static_shape:
             raise self.error(f"dense literal needs a statically shaped type, not '{type}'", pos)
+        if type.num_elements * 16 >= _MAX_DENSE_BYTES:
+            raise self.error(f"dense literal of type '{type}' has too many elements", pos)
         try:
             return _parse_dense(body, type)
         except (ValueError, OverflowError, IndexError) as err:
@@ -478,6 +544,19 @@ class Parser:
         return props, attrs
 
 
+_SCALAR_FLOATS = ("f16", "bf16", "f32", "f64")
+# Element counts past this cannot be materialized by numpy, even as a broadcast splat.
+_MAX_DENSE_BYTES = 1 << 62
+
+
+def _unquote(p: Parser, body: str, pos: int) -> str:
+    """The text of a string literal's body; a bad escape is a located error."""
+    try:
+        return unquote_string(body)
+    except (ValueError, IndexError):
+        raise p.error('invalid escape sequence in string literal (expected \\n, \\t, \\", \\\\ or \\XX)', pos) from None
+
+
 def _check_int_range(parser: Parser, value: int, type: Type, pos: int) -> None:
     if isinstance(type, IndexType):
         return
@@ -515,12 +594,17 @@ def _parse_dense(body: str, type: ShapedType) -> Attribute:
             raise ValueError("empty literal for a non-empty type")
         return DenseElementsAttr(type, b"", False)
     values, shape = _dense_nested(body, elt)
-    if not shape:
+    if isinstance(elt, FloatType):
+        # Float elements come as bit patterns, so NaN payloads (signaling NaNs) stay exact.
+        arr = np.array(values, dtype=f"<u{dtype.itemsize}").view(dtype.newbyteorder("<"))
+    else:
         arr = np.array(values, dtype=dtype)
+    if not shape:
+        if len(values) != 1:
+            raise ValueError("expected one value, or a nested list in '[...]'")
         return DenseElementsAttr(type, arr.astype(dtype.newbyteorder("<")).tobytes(), type.num_elements != 1)
     if tuple(shape) != tuple(type.shape):
         raise ValueError(f"literal has shape {'x'.join(map(str, shape))}")
-    arr = np.array(values, dtype=dtype).reshape(shape)
     return DenseElementsAttr(type, arr.astype(dtype.newbyteorder("<")).tobytes(), False)
 
 
@@ -571,33 +655,70 @@ def _dense_element(m: re.Match[str], elt: Type) -> Any:
     if m.group(4):
         bits = int(m.group(4), 16)
         if isinstance(elt, FloatType):
-            return float_from_bits(bits, elt)
-        return bits
+            if bits < 0 or bits >> elt.width:
+                raise ValueError(f"hexadecimal value out of range for {elt}")
+            return bits
+        return _dense_int(bits, elt)
     if m.group(5):
         if not isinstance(elt, FloatType):
             raise ValueError(f"float value for element type {elt}")
-        return float(m.group(5))
+        return float_bits(round_float(float(m.group(5)), elt), elt)
     if m.group(6):
-        return float(m.group(6)) if isinstance(elt, FloatType) else int(m.group(6))
+        if isinstance(elt, FloatType):
+            return float_bits(round_float(float(m.group(6)), elt), elt)
+        return _dense_int(int(m.group(6)), elt)
     if m.group(7):
+        if isinstance(elt, FloatType):
+            raise ValueError(f"boolean value for element type {elt}")
         return m.group(7) == "true"
     raise ValueError("string elements are not supported")
 
 
+def _dense_int(value: int, elt: Type) -> int:
+    """An integer element, range-checked and wrapped as IntegerAttr does (255 : i8 is -1)."""
+    t = IntegerType(64) if isinstance(elt, IndexType) else elt
+    if not isinstance(t, IntegerType):
+        raise ValueError(f"integer value for element type {elt}")
+    width = t.width
+    low = 0 if t.signedness == "unsigned" or width == 1 else -(1 << (width - 1))
+    if width == 1:
+        low = -1
+    if not low <= value <= (1 << width) - 1:
+        raise ValueError(f"integer {value} out of range for {elt}")
+    return wrap_int(value, t)
+
+
 # ----------------------------------------------------------------------------- resources
-_RESOURCE_START = re.compile(r"\{-#")
+
+
+# A line's text up to a point, when that point is outside strings and `//` comments (neither
+# spans lines, so looking at the one line is enough).
+_OUTSIDE_STRINGS = re.compile(r'(?:[^"/\n]|/(?!/)|"(?:[^"\\\n]|\\.)*")*')
+
+
+def _find_resources(text: str) -> int:
+    """Where the `{-#` of the resource section starts (-1: none), skipping strings and comments."""
+    start = 0
+    while True:
+        at = text.find("{-#", start)
+        if at < 0:
+            return -1
+        line_start = text.rfind("\n", 0, at) + 1
+        if _OUTSIDE_STRINGS.match(text, line_start, at).end() == at:
+            return at
+        start = at + 1
 
 
 def _split_resources(text: str) -> tuple[str, str | None, int]:
-    m = _RESOURCE_START.search(text)
-    if m is None:
+    begin = _find_resources(text)
+    if begin < 0:
         return text, None, -1
-    end = text.find("#-}", m.end())
+    end = text.find("#-}", begin + 3)
     if end < 0:
         end = len(text)
     # Keep the line structure so positions after the section still map to the right lines.
-    blanked = "".join("\n" if c == "\n" else " " for c in text[m.start() : end + 3])
-    return text[: m.start()] + blanked + text[end + 3 :], text[m.end() : end], m.start()
+    blanked = "".join("\n" if c == "\n" else " " for c in text[begin : end + 3])
+    return text[:begin] + blanked + text[end + 3 :], text[begin + 3 : end], begin
 
 
 _RESOURCE_ENTRY = re.compile(r'([\w$.\-]+|"[^"]*")\s*:\s*"0x([0-9a-fA-F]*)"')
@@ -648,6 +769,7 @@ def _pass_last(p: Parser, a: list, pos: int) -> Any:
     return a[-1]
 
 
+_MAX_RESULTS = 1 << 20
 _SSA_DEF = re.compile(r"%([\w$.\-]+)(?::(\d+))?")
 
 
@@ -657,6 +779,11 @@ def _hint(name: str) -> str | None:
 
 def _build_operation(p: Parser, defs: str | None, body: tuple, loc: Location | None, pos: int) -> Operation:
     groups = [(m.group(1), int(m.group(2) or 1)) for m in _SSA_DEF.finditer(defs)] if defs else []
+    for name, count in groups:
+        if count == 0:
+            raise p.error(f"result group '%{name}' must have at least one result", pos)
+        if count > _MAX_RESULTS:
+            raise p.error(f"result group '%{name}' has too many results ({count})", pos)
     num_results = sum(c for _, c in groups)
     names: list[str | None] = []
     for name, count in groups:
@@ -688,7 +815,7 @@ def _loc_some(p: Parser, a: list, pos: int) -> Location:
 
 def _generic_op(p: Parser, a: list, pos: int) -> tuple:
     name_tok, operands, succs, props, regions, attrs, ftype = a[0], a[2], a[4], a[5], a[6], a[7], a[9]
-    return ("generic", unquote_string(name_tok[1:-1]), operands, succs, props, regions, attrs, ftype, pos)
+    return ("generic", _unquote(p, name_tok[1:-1], pos), operands, succs, props, regions, attrs, ftype, pos)
 
 
 def _build_generic(p: Parser, body: tuple, num_results: int, location: Location) -> Operation:
@@ -717,6 +844,10 @@ def _build_generic(p: Parser, body: tuple, num_results: int, location: Location)
 
 def _custom_op(p: Parser, a: list, pos: int) -> tuple:
     return ("custom", a[0], a[1], a[2], pos)
+
+
+def _custom_func_default_op(p: Parser, a: list, pos: int) -> tuple:
+    return ("custom", "func." + a[0], a[1], a[2], pos)
 
 
 def _build_custom(p: Parser, body: tuple, num_results: int, location: Location) -> Operation:
@@ -757,6 +888,11 @@ def _ci_paren(p: Parser, a: list, pos: int) -> Group:
 
 def _ci_keyword(p: Parser, a: list, pos: int) -> Keyword:
     return Keyword(a[0], pos)
+
+
+def _ci_angle(p: Parser, a: list, pos: int) -> AngleItem:
+    head, _, body = a[0].partition("<")
+    return AngleItem(head, body[:-1], pos)
 
 
 def _ts_keyword(p: Parser, a: list, pos: int) -> list:
@@ -991,7 +1127,14 @@ def _plain_types(p: Parser, items: list, pos: int) -> list[Type]:
 
 
 def _fn_single(p: Parser, a: list, pos: int) -> Type:
-    return FunctionType(_plain_types(p, a[0], pos), [_real_type(p, a[2])])
+    result = _real_type(p, a[2])
+    # `() -> () -> ... -> T` nests without brackets: bound it like bracketed nesting.
+    chain, depth = result, 0
+    while isinstance(chain, FunctionType) and len(chain.results) == 1:
+        chain, depth = chain.results[0], depth + 1
+        if depth > _MAX_NESTING:
+            raise p.error(f"the input is nested too deeply (more than {_MAX_NESTING} levels)", pos)
+    return FunctionType(_plain_types(p, a[0], pos), [result])
 
 
 def _fn_multi(p: Parser, a: list, pos: int) -> Type:
@@ -1018,7 +1161,7 @@ def _empty_dict(p: Parser, a: list, pos: int) -> AttrDictItem:
 
 def _attr_key(p: Parser, a: list, pos: int) -> str:
     key = a[0]
-    return unquote_string(key[1:-1]) if key.startswith('"') else key
+    return _unquote(p, key[1:-1], pos) if key.startswith('"') else key
 
 
 def _entry_value(p: Parser, a: list, pos: int) -> tuple:
@@ -1066,7 +1209,7 @@ def _lit_number(p: Parser, a: list, pos: int) -> Literal:
 
 
 def _lit_string(p: Parser, a: list, pos: int) -> Literal:
-    return Literal("string", unquote_string(a[0][1:-1]), pos)
+    return Literal("string", _unquote(p, a[0][1:-1], pos), pos)
 
 
 def _lit_true(p: Parser, a: list, pos: int) -> Literal:
@@ -1119,8 +1262,11 @@ def _lit_array(p: Parser, a: list, pos: int) -> Literal:
             values = tuple(1 if s == "true" else 0 if s == "false" else int(s) for s in items)
         else:
             values = tuple(int(s, 0) for s in items)
-    except ValueError:
+    except (ValueError, OverflowError, KeyError, struct.error):
         raise p.error(f"invalid element in '{a[0]}'", pos) from None
+    if isinstance(elt, IntegerType):
+        for v in values:
+            _check_int_range(p, v, elt, pos)
     return Literal("attr", DenseArrayAttr(elt, values), pos)
 
 
@@ -1156,30 +1302,30 @@ def _num_hex(p: Parser, a: list, pos: int) -> Literal:
     return Literal("hex", int(a[0], 16), pos)
 
 
-def _sym_name(token: str) -> str:
+def _sym_name(p: Parser, token: str, pos: int) -> str:
     body = token[1:]
-    return unquote_string(body[1:-1]) if body.startswith('"') else body
+    return _unquote(p, body[1:-1], pos) if body.startswith('"') else body
 
 
 def _sym_root(p: Parser, a: list, pos: int) -> SymbolRefAttr:
-    return SymbolRefAttr(_sym_name(a[0]))
+    return SymbolRefAttr(_sym_name(p, a[0], pos))
 
 
 def _sym_nested(p: Parser, a: list, pos: int) -> SymbolRefAttr:
-    return SymbolRefAttr(a[0].root, (*a[0].nested, _sym_name(a[2])))
+    return SymbolRefAttr(a[0].root, (*a[0].nested, _sym_name(p, a[2], pos)))
 
 
 # -- locations
 def _loc_file(p: Parser, a: list, pos: int) -> Location:
-    return FileLineColLoc(unquote_string(a[0][1:-1]), int(a[2]), int(a[4]))
+    return FileLineColLoc(_unquote(p, a[0][1:-1], pos), int(a[2]), int(a[4]))
 
 
 def _loc_name(p: Parser, a: list, pos: int) -> Location:
-    return NameLoc(unquote_string(a[0][1:-1]))
+    return NameLoc(_unquote(p, a[0][1:-1], pos))
 
 
 def _loc_name_child(p: Parser, a: list, pos: int) -> Location:
-    return NameLoc(unquote_string(a[0][1:-1]), a[2])
+    return NameLoc(_unquote(p, a[0][1:-1], pos), a[2])
 
 
 def _loc_callsite(p: Parser, a: list, pos: int) -> Location:
@@ -1208,10 +1354,11 @@ def _attr_alias_def(p: Parser, a: list, pos: int) -> None:
     name = a[0][1:]
     if name in p.attr_aliases or name in p.loc_aliases:
         raise p.error(f"redefinition of attribute alias id '{name}'", pos)
-    if isinstance(a[1], Location):
-        p.loc_aliases[name] = a[1]
+    if isinstance(a[2], Location):
+        p.loc_aliases[name] = a[2]
     else:
-        p.attr_aliases[name] = a[1]
+        _check_alias_depth(p, a[2], pos)
+        p.attr_aliases[name] = a[2]
     return None
 
 
@@ -1219,8 +1366,51 @@ def _type_alias_def(p: Parser, a: list, pos: int) -> None:
     name = a[0][1:]
     if name in p.type_aliases:
         raise p.error(f"redefinition of type alias id '{name}'", pos)
-    p.type_aliases[name] = _real_type(p, a[1])
+    p.type_aliases[name] = _check_alias_depth(p, _real_type(p, a[2]), pos)
     return None
+
+
+# Aliases of aliases can describe a value exponentially larger than their text.
+_MAX_ALIAS_SIZE = 1 << 20
+
+
+def _check_alias_depth(p: Parser, value: Any, pos: int) -> Any:
+    """Aliases of aliases nest values without nesting the text: bound that nesting (and the
+    size the value has once printed without aliases)."""
+    depth, size = _alias_depth(p.alias_depths, value)
+    if depth > _MAX_NESTING:
+        raise p.error(f"the input is nested too deeply (more than {_MAX_NESTING} levels)", pos)
+    if size > _MAX_ALIAS_SIZE:
+        raise p.error(f"the alias stands for a value of more than {_MAX_ALIAS_SIZE} parts", pos)
+    return value
+
+
+def _alias_depth(memo: dict[int, tuple[Any, int, int]], value: Any) -> tuple[int, int]:
+    """(nesting depth, number of parts) of an attribute or type."""
+    # Memoized by identity (the value is kept alive in the memo): an alias's value is measured
+    # once, so the recursion only walks the new text, whose nesting the lexer already bounds.
+    found = memo.get(id(value))
+    if found is not None:
+        return found[1], found[2]
+    if isinstance(value, ArrayAttr):
+        children: tuple = value.elements
+    elif isinstance(value, DictionaryAttr):
+        children = tuple(v for _, v in value.entries)
+    elif isinstance(value, TypeAttr):
+        children = (value.value,)
+    elif isinstance(value, TupleType):
+        children = value.types
+    elif isinstance(value, FunctionType):
+        children = (*value.inputs, *value.results)
+    elif isinstance(value, ShapedType | ComplexType):
+        children = (value.element_type, getattr(value, "encoding", None), getattr(value, "layout", None))
+    else:
+        children = ()
+    measures = [_alias_depth(memo, c) for c in children if c is not None]
+    depth = 1 + max((d for d, _ in measures), default=0)
+    size = 1 + sum(n for _, n in measures)
+    memo[id(value)] = (value, depth, size)
+    return depth, size
 
 
 def _top_empty(p: Parser, a: list, pos: int) -> list:
@@ -1250,12 +1440,14 @@ _CALLBACKS = {
     "loc_some": _loc_some,
     "generic_op": _generic_op,
     "custom_op": _custom_op,
+    "custom_func_default_op": _custom_func_default_op,
     "ci_comma": _ci_comma,
     "ci_arrow": _ci_arrow,
     "ci_equal": _ci_equal,
     "ci_square": _ci_square,
     "ci_paren": _ci_paren,
     "ci_keyword": _ci_keyword,
+    "ci_angle": _ci_angle,
     "ts_keyword": _ts_keyword,
     "value_use": _value_use,
     "opt_func_args": _func_args_set,
@@ -1341,12 +1533,22 @@ _CALLBACKS = {
 
 # ----------------------------------------------------------------------------- entry points
 def _resolve_locations(p: Parser, ops: list[Operation]) -> None:
+    resolving: set[str] = set()
+
     def fix(loc: Any) -> Any:
         if isinstance(loc, _LocRef):
             target = p.loc_aliases.get(loc.filename)
             if target is None:
                 raise p.error(f"undefined location alias '#{loc.filename}'", loc.column)
-            return fix(target)
+            if loc.filename in resolving:
+                raise p.error(f"location alias '#{loc.filename}' refers to itself", loc.column)
+            if len(resolving) > _MAX_NESTING:
+                raise p.error(f"the input is nested too deeply (more than {_MAX_NESTING} levels)", loc.column)
+            resolving.add(loc.filename)
+            try:
+                return fix(target)
+            finally:
+                resolving.discard(loc.filename)
         if isinstance(loc, NameLoc) and loc.child is not None:
             return NameLoc(loc.name, fix(loc.child))
         if isinstance(loc, CallSiteLoc):
@@ -1368,7 +1570,15 @@ def _resolve_locations(p: Parser, ops: list[Operation]) -> None:
 def parse_ops(text: str, filename: str, ctx: Context, line_offset: int = 0) -> list[Operation]:
     """The top-level ops of `text` (not wrapped in a module)."""
     p = Parser(text, filename, ctx, line_offset)
-    ops = p.run()
+    # Parsing allocates many long-lived objects and no garbage; the cyclic collector's passes
+    # over them would cost ~15% of the parse time.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        ops = p.run()
+    finally:
+        if gc_was_enabled:
+            gc.enable()
     p.close_scope()
     if p.has_loc_refs:
         _resolve_locations(p, ops)

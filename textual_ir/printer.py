@@ -7,6 +7,7 @@ does. Dense resources are collected and written in a `{-# dialect_resources #-}`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -15,6 +16,14 @@ from irc.ir import Block, BlockArgument, Operation, Region, UnregisteredOp, Valu
 from irc.location import Location, UnknownLoc
 from irc.traits import IsolatedFromAbove
 from irc.types import FunctionType, Type
+
+_NAME = re.compile(r"[\w$.\-]+")
+_BAD_NAME_CHARS = re.compile(r"[^\w$.\-]")
+
+
+def _hint(hint: str | None) -> str | None:
+    """Numbers are the printer's own names: a numeric hint is no hint (as the parser reads it)."""
+    return None if hint is None or hint.isdigit() else hint
 
 
 class _NameScope:
@@ -38,6 +47,8 @@ class Printer:
         self.scopes: list[_NameScope] = [_NameScope()]
         self.resources: dict[str, bytes] = {}
         self._text_cache: dict[Any, str] = {}
+        self._prefixes: dict[Operation, str] = {}
+        self._named_regions: set[Region] = set()
 
     # -- small pieces
     def write(self, text: str) -> None:
@@ -101,6 +112,9 @@ class Printer:
     # -- names
     def _unique(self, base: str) -> str:
         scope = self.scopes[-1]
+        if not _NAME.fullmatch(base):
+            # A hint set from Python may hold characters an SSA name cannot.
+            base = _BAD_NAME_CHARS.sub("_", base) or "_"
         name = base
         counter = 0
         while name in scope.used:
@@ -110,11 +124,18 @@ class Printer:
         return name
 
     def name_results(self, op: Operation) -> str:
-        """Assign names to op's results; returns the `%a, %b = ` / `%0:2 = ` prefix."""
+        """Assign names to op's results (once); returns the `%a, %b = ` / `%0:2 = ` prefix."""
         results = op.results
         if not results:
             return ""
-        hints = [r.name_hint for r in results]
+        prefix = self._prefixes.get(op)
+        if prefix is None:
+            prefix = self._prefixes[op] = self._assign_result_names(op)
+        return prefix
+
+    def _assign_result_names(self, op: Operation) -> str:
+        results = op.results
+        hints = [_hint(r.name_hint) for r in results]
         scope = self.scopes[-1]
         if len(results) == 1:
             hint = hints[0]
@@ -148,8 +169,9 @@ class Printer:
         for arg in block.args:
             if arg in self.names:
                 continue
-            if arg.name_hint is not None:
-                self.names[arg] = "%" + self._unique(arg.name_hint)
+            hint = _hint(arg.name_hint)
+            if hint is not None:
+                self.names[arg] = "%" + self._unique(hint)
                 continue
             while f"arg{scope.next_arg}" in scope.used:
                 scope.next_arg += 1
@@ -211,19 +233,49 @@ class Printer:
         self.write(" : ")
         self.write(self.function_type([v.type for v in op._operands], [r.type for r in op.results]))
 
+    def name_region(self, region: Region) -> None:
+        """Name every value of `region` and of the regions nested in it up to isolated ops, in
+        print order, before printing: a use may come before its definition (graph regions,
+        blocks listed before the blocks that dominate them)."""
+        if region in self._named_regions:
+            return
+        stack = [region]
+        while stack:
+            current = stack.pop()
+            self._named_regions.add(current)
+            nested: list[Region] = []
+            for block in current.blocks:
+                self.name_block_args(block)
+                for op in block.ops:
+                    self.name_results(op)
+                    if op.regions and not op.has_trait(IsolatedFromAbove):
+                        nested.extend(op.regions)
+            stack.extend(reversed(nested))
+
     def print_region(self, region: Region, *, print_entry_args: bool = True, print_empty_block: bool = False) -> None:
         """`{ ... }`: the entry block's header is printed only when it has arguments to show."""
         if not region.blocks:
             self.write("{\n" + "  " * self.indent + "}")
             return
+        self.name_region(region)
         scope = self.scopes[-1]
+        entry = region.blocks[0]
+        # The entry block's label is printed when it has arguments to show, or when it is empty
+        # and argument-less: `{ }` would read as no block, and `{ ^bb1: ... }` would make ^bb1
+        # the entry (MLIR's printEmptyBlock). An entry whose arguments the op prints itself
+        # (func.func) is kept by the parser even when empty.
+        entry_header = (print_entry_args and bool(entry.args)) or (
+            entry.is_empty and not entry.args and (len(region.blocks) > 1 or print_empty_block)
+        )
+        if entry_header:
+            self.block_name(entry)
         for block in region.blocks[1:]:
             self.block_name(block)
         self.write("{\n")
         self.indent += 1
         for i, block in enumerate(region.blocks):
             self.name_block_args(block)
-            show_header = i > 0 or (print_entry_args and bool(block.args))
+            show_header = i > 0 or entry_header
             if show_header:
                 label = scope.blocks.get(block) or self.block_name(block)
                 args = f"({self.block_arg_list(block.args)})" if block.args else ""
@@ -233,17 +285,34 @@ class Printer:
         self.indent -= 1
         self.write("  " * self.indent + "}")
 
-    def print_default(self, op: Operation) -> None:
-        """`name %a, %b {attrs} : T` or `: (T1, T2) -> T3`, or `: T1, T2` with no results."""
+    def flag(self, op: Operation, keyword: str, prop: str) -> str:
+        """` keyword<body>` for a set flags property (MLIR's `fastmath<fast>`), else ''."""
+        value = op.properties.get(prop)
+        if value is None:
+            return ""
+        text = self.attr(value)
+        body = text[text.index("<") + 1 : -1]
+        return "" if body == "none" else f" {keyword}<{body}>"
+
+    def print_default(self, op: Operation, flag: tuple[str, str] | None = None) -> None:
+        """`name %a, %b {attrs} : T` or `: (T1, T2) -> T3`, or `: T1, T2` with no results.
+        `flag` = (keyword, property) prints that property as `keyword<...>` after the operands."""
         self.write(op.name)
         operands = op._operands
         if operands:
             self.write(" " + self.values(operands))
-        self.write(self.op_attr_dict(op))
+        elide: tuple[str, ...] = ()
+        if flag is not None:
+            self.write(self.flag(op, *flag))
+            elide = (flag[1],)
+        self.write(self.op_attr_dict(op, elide=elide))
         in_types = [v.type for v in operands]
         out_types = [r.type for r in op.results]
         if not out_types:
-            if in_types:
+            if len(in_types) == 1 and isinstance(in_types[0], FunctionType):
+                # `: (A) -> B` alone would read as the op's function type.
+                self.write(" : " + self.function_type(in_types, out_types))
+            elif in_types:
                 self.write(" : " + self.types(in_types))
             return
         first = out_types[0]

@@ -27,7 +27,8 @@ def read_input(path: str) -> tuple[str, str]:
                 )
             ) from None
     try:
-        return name, data.decode("utf-8")
+        # A UTF-8 byte order mark (as some Windows editors write) is not part of the text.
+        return name, data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as err:
         text = data.decode("utf-8", errors="replace")
         line = data[: err.start].count(b"\n") + 1

@@ -32,6 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--verify-diagnostics", action="store_true", help="check 'expected-error' comments")
     ap.add_argument("--print-ir-before", action="append", default=[], metavar="PASS")
     ap.add_argument("--print-ir-after", action="append", default=[], metavar="PASS")
+    ap.add_argument("--print-ir-before-all", action="store_true")
     ap.add_argument("--print-ir-after-all", action="store_true")
     ap.add_argument("--print-ir-after-change", action="store_true")
     ap.add_argument("--print-ir-after-failure", action="store_true")
@@ -91,10 +92,7 @@ def _build_pipeline(args: argparse.Namespace, extra: list[str], sources: SourceM
         cls = passes.get_pass(name)
         options: dict[str, Any] = {}
         if value:
-            sources.add(PIPELINE_FILE, value)
-            sub = parse_pipeline(f"{name}{{{value.strip('{}')}}}", passes.get_pass)
-            (p,) = list(sub.passes())
-            target = p
+            target = _flag_pass(name, value, sources)
         else:
             target = make_pass(cls, options)
         if cls.anchor is not None and cls.anchor != "builtin.module":
@@ -102,6 +100,30 @@ def _build_pipeline(args: argparse.Namespace, extra: list[str], sources: SourceM
         else:
             pm.add(target)
     return pm
+
+
+def _flag_pass(name: str, value: str, sources: SourceManager):
+    """The pass of `--name=options`; errors point into the flag as the user wrote it."""
+    import passes
+    from irc.pass_manager import PIPELINE_FILE, parse_pipeline
+
+    flag = f"--{name}={value}"
+    sources.add(PIPELINE_FILE, flag)
+    braced = value.startswith("{") and value.endswith("}")
+    body = value[1:-1] if braced else value
+    # Columns of `name{body}` map onto `--name=value`: the body starts after `--name=` (and
+    # after a `{` the user wrote).
+    shift = len(f"--{name}=") + (1 if braced else 0) - (len(name) + 1)
+    try:
+        sub = parse_pipeline(f"{name}{{{body}}}", passes.get_pass)
+    except IRCError as err:
+        loc = err.diagnostic.location
+        if isinstance(loc, FileLineColLoc) and loc.filename == PIPELINE_FILE:
+            col = min(max(loc.column + shift, 1), len(flag) + 1)
+            err.diagnostic.location = FileLineColLoc(PIPELINE_FILE, loc.line, col)
+        raise
+    (p,) = list(sub.passes())
+    return p
 
 
 # ----------------------------------------------------------------------------- main
@@ -119,6 +141,7 @@ def _main(args: argparse.Namespace, extra: list[str], sources: SourceManager) ->
                 sys.stdout.write(f"      {field.name.replace('_', '-')}={_fmt(default)}\n")
         return 0
     pipeline = _build_pipeline(args, extra, sources)
+    _check_pass_names(args)
     if args.dump_pass_pipeline:
         sys.stderr.write(f"Pass Manager with {sum(1 for _ in pipeline.passes())} passes:\n")
         sys.stderr.write(pipeline.pipeline_text() + "\n\n")
@@ -136,7 +159,15 @@ def _main(args: argparse.Namespace, extra: list[str], sources: SourceManager) ->
             if out is not None:
                 outputs.append(out)
             continue
-        outputs.append(_process(args, pipeline, chunk, name, line_offset, timing))
+        if not args.split_input_file:
+            outputs.append(_process(args, pipeline, chunk, name, line_offset, timing))
+            continue
+        # Like mlir-opt: an error in one chunk is reported, and the other chunks still run.
+        try:
+            outputs.append(_process(args, pipeline, chunk, name, line_offset, timing))
+        except IRCError as err:
+            sys.stderr.write(sources.render(err.diagnostic) + "\n")
+            status = 1
     joiner = "// -----\n"
     write_output(args.output, joiner.join(outputs))
     if timing is not None:
@@ -211,8 +242,8 @@ def _process(args, pipeline, text: str, name: str, line_offset: int, timer: _Tim
         return print_op(op, generic=args.print_generic, debuginfo=args.print_debuginfo)
 
     instr = Instrumentation(
-        print_before=set(args.print_ir_before),
-        print_after=set(args.print_ir_after),
+        print_before=_pass_names(args.print_ir_before) | ({"all"} if args.print_ir_before_all else set()),
+        print_after=_pass_names(args.print_ir_after),
         print_after_all=args.print_ir_after_all,
         print_after_change=args.print_ir_after_change,
         print_after_failure=args.print_ir_after_failure,
@@ -243,9 +274,30 @@ def _process(args, pipeline, text: str, name: str, line_offset: int, timer: _Tim
     return out
 
 
+def _pass_names(values: list[str]) -> set[str]:
+    """`--print-ir-after=cse,canonicalize --print-ir-after=dce` -> {"cse", "canonicalize", "dce"}."""
+    return {name.strip() for value in values for name in value.split(",") if name.strip()}
+
+
+def _check_pass_names(args: argparse.Namespace) -> None:
+    """Unknown names in --print-ir-before/after are errors, not dumps that never come."""
+    import passes
+
+    for flag, values in (("--print-ir-before", args.print_ir_before), ("--print-ir-after", args.print_ir_after)):
+        for name in sorted(_pass_names(values)):
+            if name != "all" and passes.get_pass(name) is None:
+                raise IRCError(
+                    Diagnostic(
+                        Severity.ERROR,
+                        f"'{name}' in {flag} is not a registered pass (see --list-passes)",
+                        FileLineColLoc("<command line>", 1, 1),
+                    )
+                )
+
+
 def _statistics_report(stats) -> str:
     lines = ["===" + "-" * 73 + "===", " " * 25 + "... Pass statistics report ...", "===" + "-" * 73 + "==="]
-    merged: dict[tuple[int, str], tuple[dict[str, int], type]] = {}
+    merged: dict[tuple[int, str], tuple[dict[str, int], type | None]] = {}
     for depth, name, counters, cls in stats:
         key = (depth, name)
         total, _ = merged.get(key, ({}, cls))
@@ -254,6 +306,8 @@ def _statistics_report(stats) -> str:
         merged[key] = (total, cls)
     for (depth, name), (counters, cls) in merged.items():
         lines.append("  " * depth + name)
+        if cls is None:
+            continue
         for stat, desc in cls.statistics.items():
             lines.append("  " * (depth + 1) + f"(S) {counters.get(stat, 0)} {stat} - {desc}")
     return "\n".join(lines) + "\n"

@@ -1,13 +1,186 @@
-"""irc-run: compile and execute a function (arrives with the tensor dialect and CPU backend)."""
+"""irc-run: execute a function of a .gir file on numpy arrays.
+
+irc-run model.gir --interpret --print                      random inputs (--seed N), print the outputs
+irc-run model.gir --interpret --input x=x.npy --out y.npz  inputs from files, outputs to an .npz
+irc-run model.gir --interpret --inputs in.npz --entry f
+
+Inputs are named after the function's arguments (`%x` is `x`); outputs after each result's
+`irc.name` result attribute, else `result0`, `result1`, ... Only `--interpret` (the numpy
+reference interpreter) runs today; the CPU and OpenCL backends come later.
+"""
 
 from __future__ import annotations
 
+import argparse
 import sys
+import time
+from typing import Any
+
+from irc.diagnostics import Diagnostic, IRCError, Severity, SourceManager
+from irc.location import FileLineColLoc, Location
+from tools.common import read_input, run_tool
+
+COMMAND_LINE = "<command line>"
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="irc-run",
+        description="Execute a function of a .gir file on numpy arrays.",
+    )
+    ap.add_argument("input", nargs="?", default="-", help="input file, or - for stdin (default)")
+    ap.add_argument("--interpret", action="store_true", help="run with the numpy reference interpreter")
+    ap.add_argument("--target", choices=("cpu", "opencl"), default="cpu", help="compile for this target (default cpu)")
+    ap.add_argument("--entry", default=None, help="function to run (default: the only public one, else main)")
+    ap.add_argument(
+        "--input",
+        dest="inputs_one",
+        action="append",
+        default=[],
+        metavar="NAME=FILE.npy",
+        help="the array of one argument (repeatable)",
+    )
+    ap.add_argument("--inputs", default=None, metavar="FILE.npz", help="arrays of arguments, keyed by argument name")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the random inputs of arguments not given (default 0)")
+    ap.add_argument("--out", default=None, metavar="FILE.npz", help="write the outputs to an .npz, keyed by name")
+    ap.add_argument("--print", dest="print_outputs", action="store_true", help="print each output's values")
+    ap.add_argument("--benchmark", type=int, default=0, metavar="N", help="run N more times and report the time")
+    ap.add_argument("--allow-unregistered-dialect", action="store_true")
+    return ap
 
 
 def main(argv: list[str] | None = None) -> int:
-    sys.stderr.write("irc-run: not built yet (it comes with the tensor dialect and the CPU backend)\n")
-    return 1
+    args = _parser().parse_args(argv)
+    return run_tool("irc-run", lambda sources: _main(args, sources))
+
+
+def _error(message: str, location: Location | None = None) -> IRCError:
+    return IRCError(Diagnostic(Severity.ERROR, message, location or FileLineColLoc(COMMAND_LINE, 1, 1)))
+
+
+def _main(args: argparse.Namespace, sources: SourceManager) -> int:
+    if not args.interpret:
+        backend = "CPU" if args.target == "cpu" else "OpenCL"
+        raise _error(f"the {backend} backend is not built yet (use --interpret to run the numpy reference)")
+    import numpy as np
+
+    from dialects import default_context
+    from irc.interpreter import check_inputs, find_entry, interpret, result_names
+    from irc.verifier import verify
+    from textual_ir.parser import parse_module
+
+    name, text = read_input(args.input)
+    sources.add(name, text)
+    module = parse_module(text, name, default_context(args.allow_unregistered_dialect))
+    verify(module)
+    try:
+        func = find_entry(module, args.entry)
+    except ValueError as err:
+        raise _error(str(err), module.location) from None
+    arrays = _inputs(args, func, np)
+    try:
+        check_inputs(func, arrays)
+    except ValueError as err:
+        raise _error(str(err), func.location) from None
+    entry = func.get_attr("sym_name").value
+    try:
+        outputs = interpret(module, *arrays, entry=entry)
+    except ValueError as err:
+        raise _error(str(err), func.location) from None
+    if args.benchmark > 0:
+        _benchmark(args.benchmark, lambda: interpret(module, *arrays, entry=entry))
+    names = result_names(func)
+    if args.out is not None:
+        _save(args.out, dict(zip(names, outputs, strict=True)), np)
+    if args.print_outputs:
+        _print_outputs(names, outputs, np)
+    elif args.out is None:
+        for out_name, arr in zip(names, outputs, strict=True):
+            sys.stdout.write(f"{out_name}: shape {tuple(arr.shape)}, dtype {arr.dtype}\n")
+    return 0
+
+
+# ----------------------------------------------------------------------------- inputs
+def _inputs(args: argparse.Namespace, func: Any, np: Any) -> list[Any]:
+    """One array per argument: from --input / --inputs, else random (seeded)."""
+    from irc.interpreter import argument_names
+
+    names = argument_names(func)
+    given: dict[str, Any] = {}
+    if args.inputs is not None:
+        with _open_array_file(args.inputs, np) as data:
+            for key in data.files:
+                name = _known(key, names)
+                given[name] = data[key]
+    for item in args.inputs_one:
+        key, eq, path = item.partition("=")
+        if not eq or not key or not path:
+            raise _error(f"--input expects NAME=FILE.npy, got '{item}'")
+        name = _known(key.removeprefix("%"), names)
+        given[name] = _load_npy(path, np)
+    rng = np.random.default_rng(args.seed)
+    types = func.get_attr("function_type").value.inputs
+    return [given[n] if n in given else _random(t, rng, np) for n, t in zip(names, types, strict=True)]
+
+
+def _known(name: str, names: list[str]) -> str:
+    if name not in names:
+        listing = ", ".join(f"'{n}'" for n in names) or "none"
+        raise _error(f"no argument named '{name}' (the arguments are: {listing})")
+    return name
+
+
+def _open_array_file(path: str, np: Any) -> Any:
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise _error(f"could not read '{path}': {err}") from None
+
+
+def _load_npy(path: str, np: Any) -> Any:
+    data = _open_array_file(path, np)
+    if not isinstance(data, np.ndarray):
+        data.close()
+        raise _error(f"'{path}' is an .npz archive; --input expects one array (.npy); use --inputs")
+    return data
+
+
+def _random(t: Any, rng: Any, np: Any) -> Any:
+    """A random array of type `t`: normal floats, small non-negative ints, fair booleans."""
+    from irc.interpreter import array_spec
+
+    shape, dtype = array_spec(t)
+    if dtype.kind == "f":
+        return rng.standard_normal(shape).astype(dtype)
+    if dtype.kind == "b":
+        return rng.random(shape) < 0.5
+    return rng.integers(0, 4, size=shape).astype(dtype)
+
+
+# ----------------------------------------------------------------------------- outputs
+def _save(path: str, arrays: dict[str, Any], np: Any) -> None:
+    try:
+        with open(path, "wb") as f:
+            np.savez(f, **arrays)
+    except OSError as err:
+        raise _error(f"could not write '{path}': {err.strerror or err}") from None
+
+
+def _print_outputs(names: list[str], outputs: list[Any], np: Any) -> None:
+    for out_name, arr in zip(names, outputs, strict=True):
+        sys.stdout.write(f"{out_name}: shape {tuple(arr.shape)}, dtype {arr.dtype}\n")
+        sys.stdout.write(np.array2string(arr, precision=6, separator=", ") + "\n")
+    sys.stdout.flush()
+
+
+def _benchmark(runs: int, fn: Any) -> None:
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    mean = sum(times) / len(times)
+    sys.stderr.write(f"benchmark: {runs} runs, mean {mean * 1e3:.3f} ms, min {min(times) * 1e3:.3f} ms\n")
 
 
 if __name__ == "__main__":

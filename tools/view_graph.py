@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from irc.ir import Operation
+from collections.abc import Iterator
+
+from irc.ir import Block, Operation
 from irc.traits import CallableOp
 
 
 def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _blocks(op: Operation) -> Iterator[Block]:
+    """Every block nested in `op`, outer blocks first."""
+    for region in op.regions:
+        for block in region.blocks:
+            yield block
+            for child in block.ops:
+                yield from _blocks(child)
 
 
 def module_to_dot(module: Operation) -> str:
@@ -19,17 +30,22 @@ def module_to_dot(module: Operation) -> str:
         out.append(f'digraph "{_escape(name)}" {{')
         out.append("  rankdir=TB;")
         ids: dict[object, str] = {}
-        for i, arg in enumerate(func.regions[0].blocks[0].args):
-            node = f"arg{i}"
-            ids[arg] = node
-            label = f"%{arg.name_hint or f'arg{i}'} : {arg.type}"
-            out.append(f'  {node} [shape=ellipse, label="{_escape(label)}"];')
-        for index, op in enumerate(op for op in func.walk() if op is not func):
-            node = f"op{index}"
+        # Arguments of every block (the entry block's are the function's), named up front so
+        # that edges from them exist wherever they are used.
+        for b, block in enumerate(_blocks(func)):
+            for i, arg in enumerate(block.args):
+                node = f"arg{i}" if b == 0 else f"bb{b}_arg{i}"
+                ids[arg] = node
+                label = f"%{arg.name_hint or node} : {arg.type}"
+                out.append(f'  {node} [shape=ellipse, label="{_escape(label)}"];')
+        ops = [op for op in func.walk() if op is not func]
+        for index, op in enumerate(ops):
             for r in op.results:
-                ids[r] = node
+                ids[r] = f"op{index}"
+        for index, op in enumerate(ops):
+            node = f"op{index}"
             types = ", ".join(str(r.type) for r in op.results)
-            label = op.name + (f"\\n{_escape(types)}" if types else "")
+            label = _escape(op.name) + (f"\\n{_escape(types)}" if types else "")
             out.append(f'  {node} [shape=box, label="{label}"];')
             for j, v in enumerate(op._operands):
                 src = ids.get(v)
