@@ -55,7 +55,7 @@ class TerminatorOp(Operation):
 
 @define_op("test.region")
 class RegionOp(Operation):
-    """Pure op with regions that may use values from above."""
+    """An op with side effects and regions that may use values from above."""
 
     args = var_operand()
     outs = var_result()

@@ -546,11 +546,26 @@ class Block:
         return preds
 
     def erase(self) -> None:
+        """Erase the block and its ops; its values must not be used outside it."""
+        inside = {op for top in self.ops for op in top.walk()}
+        for value in self._values():
+            for user, _ in value.uses:
+                if user not in inside:
+                    raise ValueError(f"cannot erase a block whose value is still used by '{user.name}' outside it")
         for op in list(self.ops_reversed()):
             op.erase(drop_uses=True)
         if self.parent is not None:
             self.parent.blocks.remove(self)
             self.parent = None
+
+    def _values(self) -> Iterator[Value]:
+        yield from self.args
+        for top in self.ops:
+            for op in top.walk():
+                yield from op.results
+                for region in op.regions:
+                    for block in region.blocks:
+                        yield from block.args
 
     def __repr__(self) -> str:
         return f"<Block with {len(self.args)} args at {id(self):#x}>"
@@ -577,6 +592,8 @@ class Region:
         return block
 
     def insert_block(self, index: int, block: Block) -> Block:
+        if block.parent is not None:
+            raise ValueError("block already belongs to a region")
         block.parent = self
         self.blocks.insert(index, block)
         return block
