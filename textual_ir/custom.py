@@ -72,10 +72,15 @@ class OpParser:
     def value_refs(self) -> list[ValueRef]:
         """`%a, %b, ...` (possibly none)."""
         refs: list[ValueRef] = []
-        while isinstance(self._here(), ValueRef):
-            refs.append(self.value_ref())
-            if not self.optional_punct(","):
+        items, i, n = self.items, self.index, len(self.items)
+        while i < n and type(items[i]) is ValueRef:
+            refs.append(items[i])
+            i += 1
+            if i < n and type(items[i]) is Punct and items[i].text == ",":
+                i += 1
+            else:
                 break
+        self.index = i
         return refs
 
     def optional_punct(self, text: str) -> bool:

@@ -225,6 +225,7 @@ class Parser:
         self.alias_depths: dict[int, tuple[Any, int, int]] = {}
         self.scopes: list[_Scope] = [_Scope(Block())]
         self.pending_entry_args: list[tuple] | None = None
+        self.op_classes: dict[str, Any] = {}
         self.has_loc_refs = False
 
     # -- positions and errors
@@ -361,7 +362,7 @@ class Parser:
             if ref.index >= len(group):
                 raise self.error(f"invalid result number #{ref.index} of '%{ref.name}' (it has {len(group)})", ref.pos)
             value = group[ref.index]
-            if value.type != type:
+            if value.type is not type and value.type != type:
                 raise self.error(
                     f"use of value '%{ref.name}' expects different type than prior uses: '{type}' vs '{value.type}'",
                     ref.pos,
@@ -851,10 +852,10 @@ def _custom_func_default_op(p: Parser, a: list, pos: int) -> tuple:
 
 
 def _build_custom(p: Parser, body: tuple, num_results: int, location: Location) -> Operation:
-    from textual_ir.custom import OpParser
-
     _, name, items, types, pos = body
-    cls = p.ctx.lookup_op(name)
+    cls = p.op_classes.get(name)
+    if cls is None:
+        cls = p.op_classes[name] = p.ctx.lookup_op(name)
     if cls is None:
         dialect_name = name.partition(".")[0]
         if p.ctx.dialect(dialect_name) is None:
@@ -863,7 +864,20 @@ def _build_custom(p: Parser, body: tuple, num_results: int, location: Location) 
     parse = getattr(cls, "parse_custom", None)
     if parse is None:
         raise p.error(f"'{name}' has no pretty form; write it in the generic form", pos)
-    return parse(OpParser(p, cls, items, types, num_results, location, pos))
+    return parse(_op_parser_class()(p, cls, items, types, num_results, location, pos))
+
+
+def _op_parser_class() -> type:
+    """`textual_ir.custom.OpParser` (imported on first use: custom.py imports this module)."""
+    global _OP_PARSER
+    if _OP_PARSER is None:
+        from textual_ir.custom import OpParser
+
+        _OP_PARSER = OpParser
+    return _OP_PARSER
+
+
+_OP_PARSER: type | None = None
 
 
 def _ci_comma(p: Parser, a: list, pos: int) -> Punct:

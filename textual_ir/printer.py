@@ -26,6 +26,10 @@ def _hint(hint: str | None) -> str | None:
     return None if hint is None or hint.isdigit() else hint
 
 
+def _first(item: tuple[str, Attribute]) -> str:
+    return item[0]
+
+
 class _NameScope:
     __slots__ = ("blocks", "next_arg", "next_block", "next_value", "used")
 
@@ -90,8 +94,9 @@ class Printer:
         return self.type(FunctionType(tuple(ins), tuple(outs)))
 
     def attr_dict(self, entries: dict[str, Attribute], elide: Iterable[str] = (), prefix: str = " ") -> str:
-        skip = set(elide)
-        items = sorted((k, v) for k, v in entries.items() if k not in skip)
+        if not entries:
+            return ""
+        items = sorted(((k, v) for k, v in entries.items() if k not in elide), key=_first)
         if not items:
             return ""
         body = ", ".join(
@@ -102,6 +107,8 @@ class Printer:
 
     def op_attr_dict(self, op: Operation, elide: Iterable[str] = (), prefix: str = " ") -> str:
         """Properties and attributes together, as pretty forms print them."""
+        if not op.attributes:
+            return self.attr_dict(op.properties, elide, prefix)
         merged = dict(op.attributes)
         merged.update(op.properties)
         return self.attr_dict(merged, elide, prefix)
