@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from irc.diagnostics import error
+from irc.gcpause import gc_paused
 from irc.ir import Block, BlockArgument, Operation, OpResult, Region, UnregisteredOp, Value
 from irc.opdef import verify_definition
 from irc.symbol_table import SymbolTableCollection, symbol_name
@@ -14,10 +15,11 @@ from irc.traits import GraphRegion, IsolatedFromAbove, IsTerminator, NoTerminato
 
 def verify(root: Operation) -> None:
     verifier = _Verifier()
-    verifier.verify_op(root)
-    symbols = SymbolTableCollection()
-    for op in verifier.symbol_users:
-        op.verify_symbol_uses(symbols)
+    with gc_paused():
+        verifier.verify_op(root)
+        symbols = SymbolTableCollection()
+        for op in verifier.symbol_users:
+            op.verify_symbol_uses(symbols)
 
 
 class _Verifier:

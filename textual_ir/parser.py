@@ -9,7 +9,6 @@ callback per grammar alternative that builds IR directly, so no parse tree is ma
 from __future__ import annotations
 
 import bisect
-import gc
 import os
 import re
 import struct
@@ -37,6 +36,7 @@ from irc.attributes import (
 )
 from irc.context import Context
 from irc.diagnostics import Diagnostic, IRCError, Severity
+from irc.gcpause import gc_paused
 from irc.ir import Block, Operation, Region, UnregisteredOp, Value
 from irc.location import CallSiteLoc, FileLineColLoc, FusedLoc, Location, NameLoc, UnknownLoc
 from irc.types import (
@@ -1584,15 +1584,8 @@ def _resolve_locations(p: Parser, ops: list[Operation]) -> None:
 def parse_ops(text: str, filename: str, ctx: Context, line_offset: int = 0) -> list[Operation]:
     """The top-level ops of `text` (not wrapped in a module)."""
     p = Parser(text, filename, ctx, line_offset)
-    # Parsing allocates many long-lived objects and no garbage; the cyclic collector's passes
-    # over them would cost ~15% of the parse time.
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         ops = p.run()
-    finally:
-        if gc_was_enabled:
-            gc.enable()
     p.close_scope()
     if p.has_loc_refs:
         _resolve_locations(p, ops)

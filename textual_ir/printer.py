@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from irc.attributes import Attribute, DenseResourceAttr, attr_key_text
+from irc.gcpause import gc_paused
 from irc.ir import Block, BlockArgument, Operation, Region, UnregisteredOp, Value
 from irc.location import Location, UnknownLoc
 from irc.traits import IsolatedFromAbove
@@ -346,9 +347,10 @@ class Printer:
 
 def print_op(op: Operation, *, generic: bool = False, debuginfo: bool = False) -> str:
     printer = Printer(generic=generic, debuginfo=debuginfo)
-    _prename_enclosing(printer, op)
-    printer.print_op(op)
-    return printer.finish()
+    with gc_paused():
+        _prename_enclosing(printer, op)
+        printer.print_op(op)
+        return printer.finish()
 
 
 def _prename_enclosing(printer: Printer, op: Operation) -> None:
