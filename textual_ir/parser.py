@@ -226,6 +226,7 @@ class Parser:
         self.scopes: list[_Scope] = [_Scope(Block())]
         self.pending_entry_args: list[tuple] | None = None
         self.op_classes: dict[str, Any] = {}
+        self.last_pos = 0  # position of the last symbol of the rule being reduced
         self.has_loc_refs = False
 
     # -- positions and errors
@@ -298,6 +299,7 @@ class Parser:
                 if size:
                     args = values[-size:]
                     span_start = positions[-size]
+                    self.last_pos = positions[-1]
                     del values[-size:]
                     del positions[-size:]
                     del states[-size:]
@@ -803,11 +805,19 @@ def _build_operation(p: Parser, defs: str | None, body: tuple, loc: Location | N
 
 
 def _op_with_results(p: Parser, a: list, pos: int) -> Operation:
-    return _build_operation(p, a[0], a[1], a[2], pos)
+    return _build_operation(p, a[0], a[1], None, pos)
+
+
+def _op_with_results_loc(p: Parser, a: list, pos: int) -> Operation:
+    return _build_operation(p, a[0], a[1], a[3], pos)
 
 
 def _op_no_results(p: Parser, a: list, pos: int) -> Operation:
-    return _build_operation(p, None, a[0], a[1], pos)
+    return _build_operation(p, None, a[0], None, pos)
+
+
+def _op_no_results_loc(p: Parser, a: list, pos: int) -> Operation:
+    return _build_operation(p, None, a[0], a[2], pos)
 
 
 def _loc_some(p: Parser, a: list, pos: int) -> Location:
@@ -880,8 +890,19 @@ def _op_parser_class() -> type:
 _OP_PARSER: type | None = None
 
 
-def _ci_comma(p: Parser, a: list, pos: int) -> Punct:
-    return Punct(",", pos)
+def _ci_append_value(p: Parser, a: list, pos: int) -> list:
+    items, text = a
+    hash_at = text.find("#")
+    if hash_at < 0:
+        items.append(ValueRef(text[1:], 0, p.last_pos))
+    else:
+        items.append(ValueRef(text[1:hash_at], int(text[hash_at + 1 :]), p.last_pos))
+    return items
+
+
+def _ci_append_comma(p: Parser, a: list, pos: int) -> list:
+    a[0].append(Punct(",", p.last_pos))
+    return a[0]
 
 
 def _ci_arrow(p: Parser, a: list, pos: int) -> Punct:
@@ -1450,12 +1471,15 @@ _CALLBACKS = {
     "pass_last": _pass_last,
     "op_with_results": _op_with_results,
     "op_no_results": _op_no_results,
+    "op_with_results_loc": _op_with_results_loc,
+    "op_no_results_loc": _op_no_results_loc,
+    "ci_append_value": _ci_append_value,
+    "ci_append_comma": _ci_append_comma,
     "loc_none": _none,
     "loc_some": _loc_some,
     "generic_op": _generic_op,
     "custom_op": _custom_op,
     "custom_func_default_op": _custom_func_default_op,
-    "ci_comma": _ci_comma,
     "ci_arrow": _ci_arrow,
     "ci_equal": _ci_equal,
     "ci_square": _ci_square,
