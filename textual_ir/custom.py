@@ -20,6 +20,8 @@ from textual_ir.parser import AngleItem, AttrDictItem, Group, Keyword, Literal, 
 
 
 class OpParser:
+    __slots__ = ("cls", "index", "items", "location", "num_results", "op_pos", "parser", "types")
+
     def __init__(
         self,
         parser: Parser,

@@ -41,18 +41,21 @@ class TerminalTable:
             self.order[term.name] = key
         self._cache: dict[frozenset[str], tuple[re.Pattern[str], dict[str, str]]] = {}
 
-    def for_state(self, accepted: frozenset[str]) -> tuple[re.Pattern[str], dict[str, str]]:
-        """The regex of the terminals in `accepted`, and the keywords it may retype."""
+    def for_state(self, accepted: frozenset[str]) -> re.Pattern[str]:
+        """The regex of the terminals in `accepted`. Accepted keywords come first, each as a
+        whole identifier (`to` but not `total`); identifiers are then matched as usual, so a
+        non-keyword identifier still reads as one token in error messages."""
         found = self._cache.get(accepted)
         if found is not None:
             return found
-        keywords = {text: name for text, name in self.keywords.items() if name in accepted}
+        keywords = sorted((text, name) for text, name in self.keywords.items() if name in accepted)
         names = [n for n in accepted if n in self.patterns]
         if keywords:
             names.extend(n for n in _ID_TERMINALS if n not in names)
         names.sort(key=lambda n: self.order[n])
-        regex = re.compile("|".join(f"(?P<{n}>{self.patterns[n]})" for n in names))
-        found = (regex, keywords)
+        alternatives = [rf"(?P<{name}>{re.escape(text)}(?![\w$.]))" for text, name in keywords]
+        alternatives += [f"(?P<{n}>{self.patterns[n]})" for n in names]
+        found = re.compile("|".join(alternatives))
         self._cache[accepted] = found
         return found
 

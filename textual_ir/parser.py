@@ -77,8 +77,8 @@ class _Tables:
         self.end = table.end_states["start"]
         self.terminals = TerminalTable(lark.terminals)
         self.accepted: dict[int, frozenset[str]] = {}
-        # state -> (token regex with the whitespace/comments to skip in front, keywords)
-        self.lexers: dict[int, tuple[re.Pattern[str], dict[str, str]]] = {}
+        # state -> token regex with the whitespace/comments to skip in front
+        self.lexers: dict[int, re.Pattern[str]] = {}
         self.actions: dict[int, dict[str, tuple[bool, Any]]] = {}
         for state, row in table.states.items():
             out: dict[str, tuple[bool, Any]] = {}
@@ -254,11 +254,9 @@ class Parser:
         lexers = tables.lexers
         while True:
             state = states[-1]
-            lexer = lexers.get(state)
-            if lexer is None:
-                regex, keywords = for_state(accepted_of[state])
-                lexer = lexers[state] = (_with_skip(regex), keywords)
-            regex, keywords = lexer
+            regex = lexers.get(state)
+            if regex is None:
+                regex = lexers[state] = _with_skip(for_state(accepted_of[state]))
             match = regex.match(text, pos)
             if match is None or match.lastgroup is None:
                 pos = skip(text, pos).end()
@@ -269,10 +267,6 @@ class Parser:
                 kind = match.lastgroup
                 start, pos = match.span(kind)
                 token = match.group(kind)
-                if keywords:
-                    kw = keywords.get(token)
-                    if kw is not None:
-                        kind = kw
                 step = nesting.get(token)
                 if step is not None:
                     depth += step
@@ -781,6 +775,8 @@ def _hint(name: str) -> str | None:
 
 
 def _build_operation(p: Parser, defs: str | None, body: tuple, loc: Location | None, pos: int) -> Operation:
+    if defs is not None and "," not in defs and ":" not in defs:
+        return _build_single_result(p, defs, body, loc, pos)
     groups = [(m.group(1), int(m.group(2) or 1)) for m in _SSA_DEF.finditer(defs)] if defs else []
     for name, count in groups:
         if count == 0:
@@ -801,6 +797,19 @@ def _build_operation(p: Parser, defs: str | None, body: tuple, loc: Location | N
     for name, count in groups:
         p.define(name, op.results[start : start + count], pos)
         start += count
+    return op
+
+
+def _build_single_result(p: Parser, defs: str, body: tuple, loc: Location | None, pos: int) -> Operation:
+    """The common `%name = ...` case of `_build_operation`, without the group bookkeeping."""
+    name = defs[1 : defs.index("=")].rstrip()
+    location = loc if loc is not None else p.location(pos)
+    op = _BODY_BUILDERS[body[0]](p, body, 1, location)
+    if len(op.results) != 1:
+        raise p.error(f"operation defines {len(op.results)} results but was provided 1 to bind", pos)
+    result = op.results[0]
+    result.name_hint = _hint(name)
+    p.define(name, [result], pos)
     return op
 
 

@@ -7,6 +7,7 @@ irc-opt model.gir --canonicalize --cse -o out.gir
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from typing import Any
@@ -416,5 +417,17 @@ def _version_text() -> str:
     return "\n".join(lines) + "\n"
 
 
+def cli() -> None:
+    """The `irc-opt` command: `main`, then exit without tearing down the IR object by object
+    (freeing a large module costs as much as printing it; the process ends anyway)."""
+    status = main()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:
+        pass
+    os._exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    cli()
