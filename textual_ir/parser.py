@@ -77,8 +77,6 @@ class _Tables:
         self.end = table.end_states["start"]
         self.terminals = TerminalTable(lark.terminals)
         self.accepted: dict[int, frozenset[str]] = {}
-        # state -> token regex with the whitespace/comments to skip in front
-        self.lexers: dict[int, re.Pattern[str]] = {}
         self.actions: dict[int, dict[str, tuple[bool, Any]]] = {}
         for state, row in table.states.items():
             out: dict[str, tuple[bool, Any]] = {}
@@ -94,6 +92,10 @@ class _Tables:
                     out[term] = (False, (size, arg.origin.name, callback))
             self.actions[state] = out
             self.accepted[state] = frozenset(t for t in row if t.isupper() or t.startswith("__"))
+        # Lark numbers the states 0..n-1: lists index faster than dicts in the driver loop.
+        self.action_list = [self.actions[i] for i in range(len(self.actions))]
+        # state -> token regex with the whitespace/comments to skip in front (made on first use)
+        self.lexer_list: list[re.Pattern[str] | None] = [None] * len(self.actions)
 
     @classmethod
     def get(cls) -> _Tables:
@@ -240,7 +242,7 @@ class Parser:
     # -- the automaton
     def run(self) -> list[Operation]:
         tables = _Tables.get()
-        actions, accepted_of = tables.actions, tables.accepted
+        actions, accepted_of = tables.action_list, tables.accepted
         for_state, describe = tables.terminals.for_state, tables.terminals.describe
         text = self.text
         length = len(text)
@@ -251,10 +253,10 @@ class Parser:
         pos = 0
         depth = 0
         nesting = _NESTING
-        lexers = tables.lexers
+        lexers = tables.lexer_list
         while True:
             state = states[-1]
-            regex = lexers.get(state)
+            regex = lexers[state]
             if regex is None:
                 regex = lexers[state] = _with_skip(for_state(accepted_of[state]))
             match = regex.match(text, pos)

@@ -52,6 +52,8 @@ class Printer:
         self.scopes: list[_NameScope] = [_NameScope()]
         self.resources: dict[str, bytes] = {}
         self._text_cache: dict[Any, str] = {}
+        # op class -> (isolated from above, unbound print_custom or None)
+        self._class_info: dict[type, tuple[bool, Any]] = {}
         self._prefixes: dict[Operation, str] = {}
         self._named_regions: set[Region] = set()
 
@@ -206,21 +208,26 @@ class Printer:
 
     # -- operations
     def print_op(self, op: Operation) -> None:
-        self.write("  " * self.indent)
-        isolated = op.has_trait(IsolatedFromAbove)
-        self.write(self.name_results(op))
+        out = self.out
+        out.append("  " * self.indent)
+        info = self._class_info.get(type(op))
+        if info is None:
+            custom = None if self.generic or isinstance(op, UnregisteredOp) else getattr(type(op), "print_custom", None)
+            info = self._class_info[type(op)] = (op.has_trait(IsolatedFromAbove), custom)
+        isolated, custom = info
+        if op.results:
+            out.append(self.name_results(op))
         if isolated:
             self.scopes.append(_NameScope())
-        custom = None if self.generic or isinstance(op, UnregisteredOp) else getattr(op, "print_custom", None)
         if custom is not None:
-            custom(self)
+            custom(op, self)
         else:
             self.print_generic(op)
         if isolated:
             self.scopes.pop()
         if self.debuginfo:
-            self.write(" " + self.location(op.location))
-        self.write("\n")
+            out.append(" " + self.location(op.location))
+        out.append("\n")
 
     def print_generic(self, op: Operation) -> None:
         self.write(f'"{op.name}"(')
