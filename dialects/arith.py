@@ -132,10 +132,6 @@ class ArithOp(Operation):
     materialize_constant = staticmethod(materialize_constant)
 
 
-def _int_signed(v: int, t: IntegerType | IndexType) -> int:
-    return v
-
-
 def _int_unsigned(v: int, t: Type) -> int:
     width = 64 if isinstance(t, IndexType) else t.width
     return v & ((1 << width) - 1)

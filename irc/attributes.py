@@ -471,10 +471,6 @@ class OpaqueAttr(Attribute):
         return f"#{self.dialect}{dot}{body}"
 
 
-def attr_text(value: Attribute | Type) -> str:
-    return str(value)
-
-
 def int_attr(value: int, t: Type = i64) -> IntegerAttr:
     return IntegerAttr(int(value), t)
 

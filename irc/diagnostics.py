@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import attrs
 
-from irc.location import FileLineColLoc, Location, UnknownLoc, file_location
+from irc.location import Location, UnknownLoc, file_location
 
 
 class Severity(enum.Enum):
@@ -88,7 +88,3 @@ class SourceManager:
         caret_col = max(loc.column - 1, 0)
         prefix = "".join(c if c == "\t" else " " for c in text[:caret_col])
         return f"{head}\n{text}\n{prefix}^"
-
-
-def location_at(filename: str, line: int, column: int) -> FileLineColLoc:
-    return FileLineColLoc(filename, line, column)

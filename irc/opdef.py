@@ -459,12 +459,6 @@ def _check_types(op: Operation, defs, segments, values: Sequence[Value], what: s
                 raise op.emit_error(f"{what} #{i} must be {d.constraint.description}, but got '{t}'")
 
 
-def _check_count(op: Operation, defs, count: int, what: str) -> None:
-    fixed, variadic = _count_bounds(defs)
-    if count < fixed or (not variadic and count != fixed):
-        _count_error(op, fixed, variadic, count, what)
-
-
 def _count_error(op: Operation, fixed: int, variadic: bool, count: int, what: str) -> None:
     bound = f"at least {fixed}" if variadic else str(fixed)
     raise op.emit_error(f"requires {bound} {what}{'s' if fixed != 1 or variadic else ''}, but found {count}")

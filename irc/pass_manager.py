@@ -130,9 +130,6 @@ class Instrumentation:
     # (depth, pass or pipeline name, counters, pass class; None for a nested pipeline)
     stats: list[tuple[int, str, dict[str, int], type | None]] = attrs.field(factory=list)
 
-    def wants_ir(self) -> bool:
-        return bool(self.print_before or self.print_after or self.print_after_all or self.print_after_change)
-
     def dump(self, when: str, p: Pass, op: Operation) -> None:
         assert self.stream is not None
         assert self.printer is not None

@@ -64,22 +64,19 @@ class SymbolTableCollection:
         return None
 
 
-def symbol_uses(root: Operation) -> set[str]:
-    """Names referenced by any SymbolRefAttr nested in root's ops' attributes (root excluded)."""
-    used: set[str] = set()
-    for op in root.walk():
-        if op is root:
-            continue
-        for value in (*op.properties.values(), *op.attributes.values()):
-            _collect_refs(value, used)
-    return used
+def symbol_refs(op: Operation) -> list[SymbolRefAttr]:
+    """Every SymbolRefAttr in op's properties and attributes, nested arrays and dicts included."""
+    found: list[SymbolRefAttr] = []
+    for value in (*op.properties.values(), *op.attributes.values()):
+        _collect_refs(value, found)
+    return found
 
 
-def _collect_refs(attr: object, out: set[str]) -> None:
+def _collect_refs(attr: object, out: list[SymbolRefAttr]) -> None:
     from irc.attributes import ArrayAttr, DictionaryAttr
 
     if isinstance(attr, SymbolRefAttr):
-        out.add(attr.root)
+        out.append(attr)
     elif isinstance(attr, ArrayAttr):
         for a in attr.elements:
             _collect_refs(a, out)

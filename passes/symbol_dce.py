@@ -6,11 +6,11 @@ from typing import ClassVar
 
 import attrs
 
-from irc.attributes import ArrayAttr, Attribute, DictionaryAttr, SymbolRefAttr
+from irc.attributes import SymbolRefAttr
 from irc.ir import Operation
 from irc.pass_manager import Pass, PassState
 from irc.rewriter import PatternRewriter
-from irc.symbol_table import SymbolTableCollection, is_private, nearest_symbol_table, symbol_name
+from irc.symbol_table import SymbolTableCollection, is_private, nearest_symbol_table, symbol_name, symbol_refs
 from irc.traits import SymbolTable
 
 
@@ -67,7 +67,7 @@ def _live_symbols(root: Operation) -> set[Operation]:
     for op in root.walk():
         if op is root:
             continue
-        targets = [t for ref in _refs_of(op) for t in _resolve_path(op, ref, root, tables)]
+        targets = [t for ref in symbol_refs(op) for t in _resolve_path(op, ref, root, tables)]
         if targets:
             refs.setdefault(_owner(op, root, symbol_set), []).extend(targets)
     live: set[Operation] = set()
@@ -116,24 +116,6 @@ def _has_dead_ancestor(op: Operation, root: Operation, dead: set[Operation]) -> 
             return True
         parent = parent.parent_op()
     return False
-
-
-def _refs_of(op: Operation) -> list[SymbolRefAttr]:
-    found: list[SymbolRefAttr] = []
-    for value in (*op.properties.values(), *op.attributes.values()):
-        _collect(value, found)
-    return found
-
-
-def _collect(attr: Attribute, out: list[SymbolRefAttr]) -> None:
-    if isinstance(attr, SymbolRefAttr):
-        out.append(attr)
-    elif isinstance(attr, ArrayAttr):
-        for element in attr.elements:
-            _collect(element, out)
-    elif isinstance(attr, DictionaryAttr):
-        for _, element in attr.entries:
-            _collect(element, out)
 
 
 def _resolve_path(op: Operation, ref: SymbolRefAttr, root: Operation, tables: SymbolTableCollection) -> list[Operation]:

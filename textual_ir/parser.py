@@ -14,6 +14,8 @@ import re
 import struct
 from typing import Any
 
+import attrs
+
 from irc.attributes import (
     ArrayAttr,
     Attribute,
@@ -185,8 +187,12 @@ class AttrDictItem:
         self.entries, self.pos = entries, pos
 
 
-class _LocRef(FileLineColLoc):
+@attrs.frozen
+class _LocRef(Location):
     """A `#loc` alias used before its definition; resolved when the file is read."""
+
+    name: str
+    pos: int
 
 
 class _Scope:
@@ -1165,8 +1171,8 @@ def _tuple_type(p: Parser, a: list, pos: int) -> Type:
 
 def _plain_types(p: Parser, items: list, pos: int) -> list[Type]:
     out = []
-    for t, attrs in items:
-        if attrs is not None:
+    for t, attr_dict in items:
+        if attr_dict is not None:
             raise p.error("unexpected attribute dictionary in a type list", pos)
         out.append(_real_type(p, t))
     return out
@@ -1392,7 +1398,7 @@ def _loc_unknown(p: Parser, a: list, pos: int) -> Location:
 
 def _loc_alias(p: Parser, a: list, pos: int) -> Location:
     p.has_loc_refs = True
-    return _LocRef(a[0][1:], -1, pos)
+    return _LocRef(a[0][1:], pos)
 
 
 # -- top level
@@ -1586,18 +1592,18 @@ def _resolve_locations(p: Parser, ops: list[Operation]) -> None:
 
     def fix(loc: Any) -> Any:
         if isinstance(loc, _LocRef):
-            target = p.loc_aliases.get(loc.filename)
+            target = p.loc_aliases.get(loc.name)
             if target is None:
-                raise p.error(f"undefined location alias '#{loc.filename}'", loc.column)
-            if loc.filename in resolving:
-                raise p.error(f"location alias '#{loc.filename}' refers to itself", loc.column)
+                raise p.error(f"undefined location alias '#{loc.name}'", loc.pos)
+            if loc.name in resolving:
+                raise p.error(f"location alias '#{loc.name}' refers to itself", loc.pos)
             if len(resolving) > _MAX_NESTING:
-                raise p.error(f"the input is nested too deeply (more than {_MAX_NESTING} levels)", loc.column)
-            resolving.add(loc.filename)
+                raise p.error(f"the input is nested too deeply (more than {_MAX_NESTING} levels)", loc.pos)
+            resolving.add(loc.name)
             try:
                 return fix(target)
             finally:
-                resolving.discard(loc.filename)
+                resolving.discard(loc.name)
         if isinstance(loc, NameLoc) and loc.child is not None:
             return NameLoc(loc.name, fix(loc.child))
         if isinstance(loc, CallSiteLoc):

@@ -14,7 +14,7 @@ from typing import Any
 from irc.attributes import Attribute, DenseResourceAttr, attr_key_text
 from irc.gcpause import gc_paused
 from irc.ir import Block, BlockArgument, Operation, Region, UnregisteredOp, Value
-from irc.location import Location, UnknownLoc
+from irc.location import Location
 from irc.traits import IsolatedFromAbove
 from irc.types import FunctionType, Type
 
@@ -371,7 +371,3 @@ def _prename_enclosing(printer: Printer, op: Operation) -> None:
             if owner is not None and op.is_ancestor(owner):
                 continue
             printer.names[v] = "%" + printer._unique(v.name_hint or f"outer{len(printer.names)}")
-
-
-def unknown_location(loc: Location) -> bool:
-    return isinstance(loc, UnknownLoc)
