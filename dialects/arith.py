@@ -127,9 +127,18 @@ def _attr_type(attr: Attribute) -> Type:
 
 
 class ArithOp(Operation):
-    """Common base: folded results become `arith.constant`s."""
+    """Common base: folded results become `arith.constant`s; the pretty form is the default
+    format with the op's flags (if any) as MLIR's `fastmath<...>` / `overflow<...>` keyword."""
 
     materialize_constant = staticmethod(materialize_constant)
+
+    @classmethod
+    def parse_custom(cls, p) -> Operation:
+        return p.parse_default(_flag(cls))
+
+    def print_custom(self, p) -> None:
+        flag = _flag(type(self))
+        p.print_default(self, None if flag is None else (flag[0], flag[2]))
 
 
 def _int_unsigned(v: int, t: Type) -> int:
@@ -237,14 +246,6 @@ class _Binary(ArithOp):
     lhs = operand(AnyType)
     rhs = operand(AnyType)
     out = result(AnyType)
-
-    @classmethod
-    def parse_custom(cls, p) -> Operation:
-        return p.parse_default(_flag(cls))
-
-    def print_custom(self, p) -> None:
-        flag = _flag(type(self))
-        p.print_default(self, None if flag is None else (flag[0], flag[2]))
 
     @classmethod
     def build(cls, lhs: Value, rhs: Value, location: Location | None = None) -> Operation:
@@ -590,14 +591,6 @@ class NegFOp(ArithOp):
     out = result(FloatLike)
     fastmath = prop(FastMathAttr, default=FASTMATH_NONE)
     traits = (Pure(), SameOperandsAndResultType())
-
-    @classmethod
-    def parse_custom(cls, p) -> Operation:
-        return p.parse_default(_flag(cls))
-
-    def print_custom(self, p) -> None:
-        flag = _flag(type(self))
-        p.print_default(self, None if flag is None else (flag[0], flag[2]))
 
     @classmethod
     def build(cls, value: Value, location: Location | None = None) -> NegFOp:

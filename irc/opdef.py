@@ -399,36 +399,8 @@ def verify_definition(op: Operation) -> None:
     plan = definition.verify_plan
     if plan is None:
         plan = definition.verify_plan = _VerifyPlan(definition)
-    static = plan.operand_checks
-    if static is not None:
-        values = op._operands
-        if len(values) != static[0]:
-            raise op.emit_error(f"expected {static[0]} operands, but found {len(values)}")
-        for i, predicate, description in static[1]:
-            t = values[i].type
-            if not predicate(t):
-                raise op.emit_error(f"operand #{i} must be {description}, but got '{t}'")
-    else:
-        try:
-            operand_segs = definition.operand_segments(op)
-        except ValueError as err:
-            raise op.emit_error(str(err)) from None
-        _check_types(op, definition.operands, operand_segs, op._operands, "operand")
-    static = plan.result_checks
-    if static is not None:
-        values = op.results
-        if len(values) != static[0]:
-            raise op.emit_error(f"expected {static[0]} results, but found {len(values)}")
-        for i, predicate, description in static[1]:
-            t = values[i].type
-            if not predicate(t):
-                raise op.emit_error(f"result #{i} must be {description}, but got '{t}'")
-    else:
-        try:
-            result_segs = definition.result_segments(op)
-        except ValueError as err:
-            raise op.emit_error(str(err)) from None
-        _check_types(op, definition.results, result_segs, op.results, "result")
+    _check_group(op, plan.operand_checks, op._operands, "operand", definition.operands, definition.operand_segments)
+    _check_group(op, plan.result_checks, op.results, "result", definition.results, definition.result_segments)
     if plan.props:
         properties = op.properties
         for pname, optional, check, desc in plan.props:
@@ -447,6 +419,24 @@ def verify_definition(op: Operation) -> None:
     count = len(op.successors)
     if count != fixed and (count < fixed or not variadic):
         _count_error(op, fixed, variadic, count, "successor")
+
+
+def _check_group(op: Operation, static, values: Sequence[Value], what: str, defs, segments) -> None:
+    """Counts and type constraints of the operands (or results): from the class's precomputed
+    plan when every group is single, else through the segment sizes."""
+    if static is not None:
+        if len(values) != static[0]:
+            raise op.emit_error(f"expected {static[0]} {what}s, but found {len(values)}")
+        for i, predicate, description in static[1]:
+            t = values[i].type
+            if not predicate(t):
+                raise op.emit_error(f"{what} #{i} must be {description}, but got '{t}'")
+        return
+    try:
+        segs = segments(op)
+    except ValueError as err:
+        raise op.emit_error(str(err)) from None
+    _check_types(op, defs, segs, values, what)
 
 
 def _check_types(op: Operation, defs, segments, values: Sequence[Value], what: str) -> None:
