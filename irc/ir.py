@@ -547,16 +547,23 @@ class Block:
 
     def erase(self) -> None:
         """Erase the block and its ops; its values must not be used outside it."""
-        inside = {op for top in self.ops for op in top.walk()}
-        for value in self._values():
-            for user, _ in value.uses:
-                if user not in inside:
-                    raise ValueError(f"cannot erase a block whose value is still used by '{user.name}' outside it")
+        user = self.outside_user()
+        if user is not None:
+            raise ValueError(f"cannot erase a block whose value is still used by '{user.name}' outside it")
         for op in list(self.ops_reversed()):
             op.erase(drop_uses=True)
         if self.parent is not None:
             self.parent.blocks.remove(self)
             self.parent = None
+
+    def outside_user(self) -> Operation | None:
+        """An op outside this block that uses a value defined in it (None if there is none)."""
+        inside = {op for top in self.ops for op in top.walk()}
+        for value in self._values():
+            for user, _ in value.uses:
+                if user not in inside:
+                    return user
+        return None
 
     def _values(self) -> Iterator[Value]:
         yield from self.args

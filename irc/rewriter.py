@@ -215,11 +215,10 @@ class PatternRewriter:
 
     def erase_block(self, block: Block) -> None:
         """Erase `block` and its ops; values it defines may only be used inside it."""
+        if block.outside_user() is not None:
+            raise ValueError("cannot erase a block whose values are used outside it")
         nested = [inner for op in block.ops for inner in op.walk(post_order=True)]
         inside = set(nested)
-        defined = [*block.args, *(r for op in nested for r in op.results)]
-        if any(user not in inside for value in defined for user, _ in value.uses):
-            raise ValueError("cannot erase a block whose values are used outside it")
         for op in nested:
             self.listener.notify_op_erased(op)
         producers = _operand_producers(nested, inside)
