@@ -79,9 +79,11 @@ class _Tables:
         self.end = table.end_states["start"]
         self.terminals = TerminalTable(lark.terminals)
         self.accepted: dict[int, frozenset[str]] = {}
-        self.actions: dict[int, dict[str, tuple[bool, Any]]] = {}
+        # Lark numbers the states 0..n-1: lists index faster than dicts in the driver loop.
+        count = len(table.states)
+        self.actions: list[dict[str, tuple[bool, Any]]] = [{} for _ in range(count)]
         for state, row in table.states.items():
-            out: dict[str, tuple[bool, Any]] = {}
+            out = self.actions[state]
             for term, (action, arg) in row.items():
                 if action is Shift:
                     out[term] = (True, arg)
@@ -92,12 +94,9 @@ class _Tables:
                     if callback is _default and size == 1 and arg.origin.name != "start":
                         callback = None  # passes its one value on: the driver only changes state
                     out[term] = (False, (size, arg.origin.name, callback))
-            self.actions[state] = out
             self.accepted[state] = frozenset(t for t in row if t.isupper() or t.startswith("__"))
-        # Lark numbers the states 0..n-1: lists index faster than dicts in the driver loop.
-        self.action_list = [self.actions[i] for i in range(len(self.actions))]
         # state -> token regex with the whitespace/comments to skip in front (made on first use)
-        self.lexer_list: list[re.Pattern[str] | None] = [None] * len(self.actions)
+        self.lexers: list[re.Pattern[str] | None] = [None] * count
 
     @classmethod
     def get(cls) -> _Tables:
@@ -248,7 +247,7 @@ class Parser:
     # -- the automaton
     def run(self) -> list[Operation]:
         tables = _Tables.get()
-        actions, accepted_of = tables.action_list, tables.accepted
+        actions, accepted_of = tables.actions, tables.accepted
         for_state, describe = tables.terminals.for_state, tables.terminals.describe
         text = self.text
         length = len(text)
@@ -259,7 +258,7 @@ class Parser:
         pos = 0
         depth = 0
         nesting = _NESTING
-        lexers = tables.lexer_list
+        lexers = tables.lexers
         while True:
             state = states[-1]
             regex = lexers[state]
