@@ -7,6 +7,10 @@ DIALECT_MODULES = {
     "func": "dialects.func",
     "arith": "dialects.arith",
     "tensor": "dialects.tensor",
+    "loop": "dialects.loop",
+    "memref": "dialects.memref",
+    "math": "dialects.math",
+    "vector": "dialects.vector",
     "test": "dialects.test",
 }
 

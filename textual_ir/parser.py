@@ -58,6 +58,9 @@ from irc.types import (
     i1,
     i64,
 )
+from irc.types import (
+    index as index_type,
+)
 from textual_ir.lexer import SKIP, TerminalTable
 
 _GRAMMAR = os.path.join(os.path.dirname(__file__), "grammar.lark")
@@ -1010,7 +1013,69 @@ def _build_module(p: Parser, body: tuple, num_results: int, location: Location) 
     return p.make_op("builtin.module", pos, regions=[region], properties=props, attributes=attrs_d, location=location)
 
 
-_BODY_BUILDERS = {"generic": _build_generic, "custom": _build_custom, "func": _build_func, "module": _build_module}
+# -- loops (dialects/loop.py): the header names the body's arguments, defined when it opens
+def _for_head(p: Parser, a: list, pos: int) -> tuple:
+    return _loop_for_head(p, a, [], [], pos)
+
+
+def _for_head_iter(p: Parser, a: list, pos: int) -> tuple:
+    return _loop_for_head(p, a, a[10], a[13], pos)
+
+
+def _loop_for_head(p: Parser, a: list, iter_args: list, types: list, pos: int) -> tuple:
+    if len(iter_args) != len(types):
+        raise p.error(f"'loop.for' has {len(iter_args)} iteration arguments but {len(types)} result types", pos)
+    args = [("named", a[1][1:], index_type, None, None, pos)]
+    args += [("named", name[1:], t, None, None, ref.pos) for (name, ref), t in zip(iter_args, types, strict=True)]
+    p.pending_entry_args = args
+    return (a[3], a[5], a[7], [(n[1:], ref) for n, ref in iter_args], types, pos)
+
+
+def _iter_arg(p: Parser, a: list, pos: int) -> tuple:
+    return (a[0], a[2])
+
+
+def _for_paren_types(p: Parser, a: list, pos: int) -> list:
+    return _plain_types(p, a[0], pos)
+
+
+def _loop_for_op(p: Parser, a: list, pos: int) -> tuple:
+    return ("loop_for", a[0], a[1], a[2], pos)
+
+
+def _build_loop_for(p: Parser, body: tuple, num_results: int, location: Location) -> Operation:
+    _, (lb, ub, step, iter_args, types, _), region, attrs, pos = body
+    cls = p.ctx.lookup_op("loop.for")
+    return cls.parse_syntax(p, lb, ub, step, iter_args, types, region, attrs, location, pos)
+
+
+def _loop_parallel_head(p: Parser, a: list, pos: int) -> tuple:
+    ivs = a[2]
+    p.pending_entry_args = [("named", ref.name, index_type, None, None, ref.pos) for ref in ivs]
+    for ref in ivs:
+        if ref.index:
+            raise p.error("expected an induction variable name", ref.pos)
+    return (ivs, a[6], a[10], a[14])
+
+
+def _loop_parallel_op(p: Parser, a: list, pos: int) -> tuple:
+    return ("loop_parallel", a[0], a[1], a[2], pos)
+
+
+def _build_loop_parallel(p: Parser, body: tuple, num_results: int, location: Location) -> Operation:
+    _, (ivs, lbs, ubs, steps), region, attrs, pos = body
+    cls = p.ctx.lookup_op("loop.parallel")
+    return cls.parse_syntax(p, ivs, lbs, ubs, steps, region, attrs, location, pos)
+
+
+_BODY_BUILDERS = {
+    "generic": _build_generic,
+    "custom": _build_custom,
+    "func": _build_func,
+    "module": _build_module,
+    "loop_for": _build_loop_for,
+    "loop_parallel": _build_loop_parallel,
+}
 
 
 # -- regions and blocks
@@ -1511,6 +1576,13 @@ _CALLBACKS = {
     "func_result_paren": _func_result_paren,
     "func_op": _func_op,
     "module_op": _module_op,
+    "for_head": _for_head,
+    "for_head_iter": _for_head_iter,
+    "iter_arg": _iter_arg,
+    "for_paren_types": _for_paren_types,
+    "loop_for_op": _loop_for_op,
+    "loop_parallel_head": _loop_parallel_head,
+    "loop_parallel_op": _loop_parallel_op,
     "region_open": _region_open,
     "region": _region,
     "entry_only": _entry_only,
