@@ -8,3 +8,10 @@ def interpret(module: object, *arrays: object, entry: str | None = None) -> list
     from irc.interpreter import interpret as _interpret
 
     return _interpret(module, *arrays, entry=entry)
+
+
+def compile(module: object, target: str = "cpu", pipeline: str | None = None, **options: object) -> object:
+    """Compile `module` for `target` (default "cpu"); see `irc.api.compile`."""
+    from irc.api import compile as _compile
+
+    return _compile(module, target, pipeline, **options)

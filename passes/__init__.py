@@ -15,11 +15,24 @@ PASSES: dict[str, str] = {
     "dce": "passes.dce:DCE",
     "symbol-dce": "passes.symbol_dce:SymbolDCE",
     "inline": "passes.inline:Inline",
+    "lower-tensor-to-loops": "passes.lower_tensor_to_loops:LowerTensorToLoops",
+    "loop-tile": "passes.loop_tile:LoopTile",
+    "loop-unroll": "passes.loop_unroll:LoopUnroll",
+    "loop-interchange": "passes.loop_interchange:LoopInterchange",
+    "loop-vectorize": "passes.loop_vectorize:LoopVectorize",
+    "loop-invariant-code-motion": "passes.loop_invariant_code_motion:LoopInvariantCodeMotion",
+    "parallelize-loops": "passes.parallelize_loops:ParallelizeLoops",
+    "allocate-buffers": "passes.allocate_buffers:AllocateBuffers",
 }
 
 # Named pipelines, written in the pipeline syntax (expanded by irc-opt and irc.compile).
 PIPELINES: dict[str, str] = {
     "default": "builtin.module(inline,canonicalize,cse,symbol-dce)",
+    # irc.compile(m, target="cpu") and `irc-opt --pass-pipeline=cpu`: tensor graph -> planned loop IR
+    "cpu": (
+        "builtin.module(inline,canonicalize,cse,symbol-dce,lower-tensor-to-loops,canonicalize,cse,"
+        "loop-invariant-code-motion,allocate-buffers)"
+    ),
 }
 
 

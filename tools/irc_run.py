@@ -3,10 +3,14 @@
 irc-run model.gir --interpret --print                      random inputs (--seed N), print the outputs
 irc-run model.gir --interpret --input x=x.npy --out y.npz  inputs from files, outputs to an .npz
 irc-run model.gir --interpret --inputs in.npz --entry f
+irc-run model.gir --target cpu --benchmark 100             JIT-compile for this CPU, time 100 calls
 
 Inputs are named after the function's arguments (`%x` is `x`); outputs after each result's
-`irc.name` result attribute, else `result0`, `result1`, ... Only `--interpret` (the numpy
-reference interpreter) runs today; the CPU and OpenCL backends come later.
+`irc.name` result attribute, else `result0`, `result1`, ... The same seed gives the same
+random inputs for `--interpret` and `--target cpu`, so their outputs can be compared.
+`--target cpu` (the default) compiles with `irc.compile` (the `cpu` pipeline when the file has
+tensor ops); `--benchmark N` then prints the median and minimum time per call and the memory
+plan's totals. The OpenCL target comes later.
 """
 
 from __future__ import annotations
@@ -59,9 +63,8 @@ def _error(message: str, location: Location | None = None) -> IRCError:
 
 
 def _main(args: argparse.Namespace, sources: SourceManager) -> int:
-    if not args.interpret:
-        backend = "CPU" if args.target == "cpu" else "OpenCL"
-        raise _error(f"the {backend} backend is not built yet (use --interpret to run the numpy reference)")
+    if not args.interpret and args.target != "cpu":
+        raise _error("the OpenCL backend is not built yet (use --target cpu, or --interpret for the numpy reference)")
     import numpy as np
 
     from dialects import default_context
@@ -77,7 +80,9 @@ def _main(args: argparse.Namespace, sources: SourceManager) -> int:
         func = find_entry(module, args.entry)
     except ValueError as err:
         raise _error(str(err), module.location) from None
-    arrays = _inputs(args, func, np)
+    if not args.interpret:
+        return _run_cpu(args, module, func, np)
+    arrays = _inputs(args, _specs(func), np)
     try:
         check_inputs(func, arrays)
     except ValueError as err:
@@ -89,7 +94,62 @@ def _main(args: argparse.Namespace, sources: SourceManager) -> int:
         raise _error(str(err), func.location) from None
     if args.benchmark > 0:
         _benchmark(args.benchmark, lambda: interpret(module, *arrays, entry=entry))
-    names = result_names(func)
+    _report(args, result_names(func), outputs, np)
+    return 0
+
+
+def _run_cpu(args: argparse.Namespace, module: Any, func: Any, np: Any) -> int:
+    """Compile for this CPU, run the entry function, report (and time) it."""
+    from irc.api import compile as compile_module
+    from irc.symbol_table import symbol_name
+
+    exe = compile_module(_entry_only(module, func), "cpu")
+    fn = exe[symbol_name(func)]
+    arrays = _inputs(args, [(p.name, p.shape, np.dtype(fn._dtypes[p.slot])) for p in fn.signature.inputs], np)
+    try:
+        outputs = fn.call_list(arrays)
+    except ValueError as err:
+        raise _error(str(err), func.location) from None
+    if args.benchmark > 0:
+        _benchmark_cpu(args.benchmark, lambda: fn.call_list(arrays), fn.memory_plan)
+    _report(args, fn.output_names, outputs, np)
+    return 0
+
+
+def _entry_only(module: Any, entry: Any) -> Any:
+    """A clone of `module` in which every function but the entry is private, so that the
+    pipeline drops what the entry does not call (a broken helper does not stop the run)."""
+    from irc.attributes import StringAttr
+    from irc.traits import CallableOp
+
+    clone = module.clone()
+    index = list(module.body.ops).index(entry)
+    for k, op in enumerate(clone.body.ops):
+        if k != index and op.has_trait(CallableOp) and op.regions and op.regions[0].blocks:
+            op.properties["sym_visibility"] = StringAttr("private")
+    return clone
+
+
+def _benchmark_cpu(runs: int, fn: Any, plan: dict[str, int]) -> None:
+    import statistics
+
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    median = statistics.median(times)
+    sys.stderr.write(f"benchmark: {runs} runs, median {median * 1e3:.3f} ms, min {min(times) * 1e3:.3f} ms\n")
+    if plan:
+        sys.stderr.write(
+            f"memory plan: arena {plan.get('arena_size', 0)} bytes, naive {plan.get('naive_size', 0)} bytes, "
+            f"lower bound {plan.get('lower_bound', 0)} bytes\n"
+        )
+    else:
+        sys.stderr.write("memory plan: no temporaries\n")
+
+
+def _report(args: argparse.Namespace, names: list[str], outputs: list[Any], np: Any) -> None:
     if args.out is not None:
         _save(args.out, dict(zip(names, outputs, strict=True)), np)
     if args.print_outputs:
@@ -97,15 +157,20 @@ def _main(args: argparse.Namespace, sources: SourceManager) -> int:
     elif args.out is None:
         for out_name, arr in zip(names, outputs, strict=True):
             sys.stdout.write(f"{out_name}: shape {tuple(arr.shape)}, dtype {arr.dtype}\n")
-    return 0
 
 
 # ----------------------------------------------------------------------------- inputs
-def _inputs(args: argparse.Namespace, func: Any, np: Any) -> list[Any]:
-    """One array per argument: from --input / --inputs, else random (seeded)."""
-    from irc.interpreter import argument_names
+def _specs(func: Any) -> list[tuple[str, tuple[int, ...], Any]]:
+    """(name, shape, dtype) of each argument of a function of the (unlowered) module."""
+    from irc.interpreter import argument_names, array_spec
 
-    names = argument_names(func)
+    types = func.get_attr("function_type").value.inputs
+    return [(n, *array_spec(t)) for n, t in zip(argument_names(func), types, strict=True)]
+
+
+def _inputs(args: argparse.Namespace, specs: list[tuple[str, tuple[int, ...], Any]], np: Any) -> list[Any]:
+    """One array per argument: from --input / --inputs, else random (seeded)."""
+    names = [n for n, _, _ in specs]
     given: dict[str, Any] = {}
     if args.inputs is not None:
         with _open_array_file(args.inputs, np) as data:
@@ -119,8 +184,7 @@ def _inputs(args: argparse.Namespace, func: Any, np: Any) -> list[Any]:
         name = _known(key.removeprefix("%"), names)
         given[name] = _load_npy(path, np)
     rng = np.random.default_rng(args.seed)
-    types = func.get_attr("function_type").value.inputs
-    return [given[n] if n in given else _random(t, rng, np) for n, t in zip(names, types, strict=True)]
+    return [given[n] if n in given else _random(shape, dtype, rng, np) for n, shape, dtype in specs]
 
 
 def _known(name: str, names: list[str]) -> str:
@@ -145,11 +209,8 @@ def _load_npy(path: str, np: Any) -> Any:
     return data
 
 
-def _random(t: Any, rng: Any, np: Any) -> Any:
-    """A random array of type `t`: normal floats, small non-negative ints, fair booleans."""
-    from irc.interpreter import array_spec
-
-    shape, dtype = array_spec(t)
+def _random(shape: tuple[int, ...], dtype: Any, rng: Any, np: Any) -> Any:
+    """A random array: normal floats, small non-negative ints, fair booleans."""
     if dtype.kind == "f":
         return rng.standard_normal(shape).astype(dtype)
     if dtype.kind == "b":

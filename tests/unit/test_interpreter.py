@@ -242,5 +242,5 @@ def test_irc_run_parse_error_is_located(tmp_path, capsys: pytest.CaptureFixture[
 
 
 def test_irc_run_backend_not_built(two_file, capsys: pytest.CaptureFixture[str]) -> None:
-    assert irc_run.main([str(two_file), "--target", "cpu"]) == 1
-    assert "the CPU backend is not built yet" in capsys.readouterr().err
+    assert irc_run.main([str(two_file), "--target", "opencl"]) == 1
+    assert "the OpenCL backend is not built yet" in capsys.readouterr().err

@@ -1,0 +1,1 @@
+"""Runtimes: `irc.runtime.cpu` runs JIT-compiled code on numpy arrays."""
