@@ -45,6 +45,13 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--dump-pass-pipeline", action="store_true", help="print the pipeline with every option")
     ap.add_argument("--disable-verify", action="store_true", help="do not verify after parsing and each pass")
     ap.add_argument("--allow-unregistered-dialect", action="store_true")
+    ap.add_argument(
+        "--print-memory-plan",
+        action="store_true",
+        help="before the IR, print as comments the memory plan of each function planned by allocate-buffers: "
+        "per buffer its bytes, arena offset, live range [first, last top-level op] and in-place source, "
+        "then arena bytes, naive sum and lower bound",
+    )
     ap.add_argument("--view-graph", action="store_true", help="print each function's data flow as Graphviz DOT")
     ap.add_argument("--version", action="store_true")
     return ap
@@ -256,12 +263,18 @@ def _process(args, pipeline, text: str, name: str, line_offset: int, timer: _Tim
     pm = PassManager(pipeline, ctx, verify=not args.disable_verify, instrumentation=instr)
     pm.run(module)
     t3 = time.perf_counter()
+    plan = ""
+    if args.print_memory_plan:
+        from passes.allocate_buffers import memory_plan_report
+
+        plan = memory_plan_report(module)
     if args.view_graph:
         from tools.view_graph import module_to_dot
 
         out = module_to_dot(module)
     else:
         out = printer(module)
+    out = plan + out
     t4 = time.perf_counter()
     if timer is not None:
         timer.add(0, "Parser", t1 - t0)
