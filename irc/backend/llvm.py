@@ -11,10 +11,10 @@ Code generation is a value map plus a dispatch table keyed by op class (`_HANDLE
   memref is a bare `ptr` to its first element. i1 elements are stored as one byte (i8).
 - Addresses: `getelementptr inbounds` of the element type by the row-major linear index (i64).
 - `loop.for` is a header block with one phi per induction variable and iteration argument;
-  `loop.parallel` is a nest of such loops, one per dimension, each marked
-  `llvm.loop.parallel_accesses` with an access group that tags every load and store of the
-  body: the loop vectorizer then knows the iterations are independent and needs no run-time
-  alias checks. (The body is emitted by one method, so it can later be outlined into a
+  `loop.parallel` is a nest of such loops, one per dimension; when its body is straight-line
+  code, each is marked `llvm.loop.parallel_accesses` with an access group that tags every
+  load and store of the body: the loop vectorizer then knows the iterations are independent
+  and needs no run-time alias checks. (The body is emitted by one method, so it can later be outlined into a
   function that a thread pool calls with a range of iterations.)
 - `memref.alloc` calls `aligned_alloc(64, size)`, `memref.dealloc` calls `free`; `memref.view`
   is a byte offset from the arena pointer, `memref.reshape` the same pointer, `memref.copy`
@@ -806,12 +806,18 @@ def _for(t: _FunctionTranslator, op: loop.ForOp) -> None:
 
 @_handles(loop.ParallelOp)
 def _parallel(t: _FunctionTranslator, op: loop.ParallelOp) -> None:
-    """A nest of counted loops, outermost dimension first, all marked parallel."""
-    group = _distinct(t.m, [])
-    saved = t._group_node
-    t.groups.append(group)
-    t._group_node = None
+    """A nest of counted loops, outermost dimension first. When the body is straight-line code
+    (no nested loops), each level is marked `llvm.loop.parallel_accesses` and the body's loads
+    and stores are tagged with its access group, so LLVM vectorizes without dependence checks.
+    A body with nested loops is left unmarked: LLVM would take the tags as a promise about
+    the accesses of the nested loops too (e.g. a prefix sum along a row of a parallel loop
+    over rows was miscompiled that way)."""
     block = op.body_block
+    straight = not any(inner.regions for inner in block.ops)
+    group = _distinct(t.m, []) if straight else None
+    saved, saved_groups = t._group_node, t.groups
+    t.groups = [*t.groups, group] if straight else []
+    t._group_node = None
     lbs = [t.get(v) for v in op.lower_bounds]
     ubs = [t.get(v) for v in op.upper_bounds]
     steps = [t.get(v) for v in op.steps]
@@ -828,13 +834,15 @@ def _parallel(t: _FunctionTranslator, op: loop.ParallelOp) -> None:
         return body
 
     def _emit_level(dim: int) -> None:
-        loop_md = _distinct(t.m, [])
-        accesses = t.m.add_metadata([ir.MetaDataString(t.m, "llvm.loop.parallel_accesses"), group])
-        loop_md.operands = (loop_md, accesses)
+        loop_md = None
+        if group is not None:
+            loop_md = _distinct(t.m, [])
+            accesses = t.m.add_metadata([ir.MetaDataString(t.m, "llvm.loop.parallel_accesses"), group])
+            loop_md.operands = (loop_md, accesses)
         t.counted_loop(lbs[dim], ubs[dim], steps[dim], [], block.args[dim].name_hint, nest(dim), loop_md)
 
     _emit_level(0)
-    t.groups.pop()
+    t.groups = saved_groups
     t._group_node = saved
 
 
