@@ -17,7 +17,7 @@ $(VENV_STAMP): pyproject.toml
 venv: $(VENV_STAMP)
 
 example: $(VENV_STAMP)
-	.venv/bin/irc-opt examples/arith.gir --canonicalize --cse
+	.venv/bin/irc-run examples/lenet.gir --target cpu --print --benchmark 20
 
 lint: $(VENV_STAMP)
 	.venv/bin/ruff check .
@@ -35,8 +35,9 @@ test: $(VENV_STAMP)
 	$(MAKE) --no-print-directory pytest
 
 bench: $(VENV_STAMP)
-	$(PY) -m pip install -q xdsl
+	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) benchmarks/parse_print.py
+	$(PY) benchmarks/ops_cpu.py
 
 clean:
 	rm -rf .venv build *.egg-info .pytest_cache .hypothesis

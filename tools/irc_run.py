@@ -110,9 +110,9 @@ def _run_cpu(args: argparse.Namespace, module: Any, func: Any, np: Any) -> int:
         outputs = fn.call_list(arrays)
     except ValueError as err:
         raise _error(str(err), func.location) from None
+    _report(args, fn.output_names, outputs, np)
     if args.benchmark > 0:
         _benchmark_cpu(args.benchmark, lambda: fn.call_list(arrays), fn.memory_plan)
-    _report(args, fn.output_names, outputs, np)
     return 0
 
 
@@ -139,6 +139,7 @@ def _benchmark_cpu(runs: int, fn: Any, plan: dict[str, int]) -> None:
         fn()
         times.append(time.perf_counter() - t0)
     median = statistics.median(times)
+    sys.stdout.flush()  # the printed outputs come first when both streams go to a terminal
     sys.stderr.write(f"benchmark: {runs} runs, median {median * 1e3:.3f} ms, min {min(times) * 1e3:.3f} ms\n")
     if plan:
         sys.stderr.write(
