@@ -399,8 +399,29 @@ def verify_definition(op: Operation) -> None:
     plan = definition.verify_plan
     if plan is None:
         plan = definition.verify_plan = _VerifyPlan(definition)
-    _check_group(op, plan.operand_checks, op._operands, "operand", definition.operands, definition.operand_segments)
-    _check_group(op, plan.result_checks, op.results, "result", definition.results, definition.result_segments)
+    # `_check_group` for the operands and the results, with its static case inlined
+    static = plan.operand_checks
+    if static is not None:
+        values = op._operands
+        if len(values) != static[0]:
+            raise op.emit_error(f"expected {static[0]} operands, but found {len(values)}")
+        for i, predicate, description in static[1]:
+            t = values[i].type
+            if not predicate(t):
+                raise op.emit_error(f"operand #{i} must be {description}, but got '{t}'")
+    else:
+        _check_group(op, None, op._operands, "operand", definition.operands, definition.operand_segments)
+    static = plan.result_checks
+    if static is not None:
+        values = op.results
+        if len(values) != static[0]:
+            raise op.emit_error(f"expected {static[0]} results, but found {len(values)}")
+        for i, predicate, description in static[1]:
+            t = values[i].type
+            if not predicate(t):
+                raise op.emit_error(f"result #{i} must be {description}, but got '{t}'")
+    else:
+        _check_group(op, None, op.results, "result", definition.results, definition.result_segments)
     if plan.props:
         properties = op.properties
         for pname, optional, check, desc in plan.props:

@@ -10,7 +10,15 @@ from irc.gcpause import gc_paused
 from irc.ir import Block, BlockArgument, Operation, OpResult, Region, UnregisteredOp, Value
 from irc.opdef import verify_definition
 from irc.symbol_table import SymbolTableCollection, symbol_name
-from irc.traits import GraphRegion, IsolatedFromAbove, IsTerminator, NoTerminator, Symbol, SymbolTable
+from irc.traits import (
+    GraphRegion,
+    IsolatedFromAbove,
+    IsTerminator,
+    NoTerminator,
+    OpTrait,
+    Symbol,
+    SymbolTable,
+)
 
 
 def verify(root: Operation) -> None:
@@ -22,23 +30,49 @@ def verify(root: Operation) -> None:
             op.verify_symbol_uses(symbols)
 
 
+_NO_TRAIT_VERIFY = OpTrait.verify
+
+
 class _Verifier:
     def __init__(self) -> None:
         self.dominators: dict[Region, dict[Block, set[Block] | None]] = {}
         self.symbol_users: list[Operation] = []
+        self.graph_blocks: dict[Block, bool] = {}  # block -> _graph(block), computed once
+        # op class -> (its traits that have a verifier, whether it is a symbol table)
+        self.class_info: dict[type, tuple[tuple, bool]] = {}
 
     def verify_op(self, op: Operation) -> None:
-        for i, value in enumerate(op._operands):
-            self.check_operand(op, i, value)
+        operands = op._operands
+        if operands:
+            parent = op.parent
+            graph_blocks = self.graph_blocks
+            for i, value in enumerate(operands):
+                # The common case (`check_operand`'s first branch, inlined): a result of an
+                # earlier op of the same block.
+                if isinstance(value, OpResult) and parent is not None:
+                    def_op = value.op
+                    if def_op.parent is parent:
+                        graph = graph_blocks.get(parent)
+                        if graph is None:
+                            graph = graph_blocks[parent] = _graph(parent)
+                        if not graph and not def_op.is_before_in_block(op):
+                            self.dominance_error(op, i, value)
+                        continue
+                self.check_operand(op, i, value)
         if op.successors and not op.has_trait(IsTerminator) and not isinstance(op, UnregisteredOp):
             raise op.emit_error("has successors but is not a terminator")
         for succ in op.successors:
             if op.parent is None or succ.parent is not op.parent.parent:
                 raise op.emit_error("reference to block defined in another region")
         verify_definition(op)
-        for trait in op.traits:
+        info = self.class_info.get(type(op))
+        if info is None:
+            # Traits without a verifier of their own are skipped (their `verify` does nothing).
+            checked = tuple(t for t in op.traits if type(t).verify is not _NO_TRAIT_VERIFY)
+            info = self.class_info[type(op)] = (checked, op.has_trait(SymbolTable))
+        for trait in info[0]:
             trait.verify(op)
-        if op.has_trait(SymbolTable):
+        if info[1]:
             self.check_symbol_table(op)
         own = getattr(op, "verify_", None)
         if own is not None:

@@ -192,26 +192,58 @@ class OpParser:
     def parse_default(self, flag: tuple[str, Any, str] | None = None) -> Operation:
         """The default format; `flag` = (keyword, parse, property) also reads an optional
         `keyword<...>` after the operands (MLIR's `fastmath<fast>`)."""
-        refs = self.value_refs()
-        flag_props: dict[str, Attribute] = {}
-        if flag is not None:
-            self.flag_attr(flag[0], flag[1], flag_props, flag[2])
-        props, attrs = self.attr_dict()
-        self.expect_end()
-        props.update(flag_props)
-        types = [] if self.types is None else self.type_list()
-        if self.types is None and (refs or self.num_results):
-            raise self.error("expected ':' followed by types")
-        if len(types) == 1 and isinstance(types[0], FunctionType):
-            ins, outs = list(types[0].inputs), list(types[0].results)
-        elif self.num_results == 0:
+        items = self.items
+        count = len(items)
+        # `%a, %b, ...` (as `value_refs`, inlined: this is the most common op form)
+        refs: list[ValueRef] = []
+        i = 0
+        while i < count:
+            item = items[i]
+            if type(item) is not ValueRef:
+                break
+            refs.append(item)
+            i += 1
+            if i < count and type(items[i]) is Punct and items[i].text == ",":
+                i += 1
+            else:
+                break
+        self.index = i
+        if i < count:
+            flag_props: dict[str, Attribute] = {}
+            if flag is not None:
+                self.flag_attr(flag[0], flag[1], flag_props, flag[2])
+            props, attrs = self.attr_dict()
+            self.expect_end()
+            props.update(flag_props)
+        else:
+            props, attrs = {}, {}
+        types = self.types
+        if types is None:
+            if refs or self.num_results:
+                raise self.error("expected ':' followed by types")
+            types = []
+        elif len(types) != 1 or isinstance(types[0], Keyword):
+            types = self.type_list()
+        num_results = self.num_results
+        if len(types) == 1:
+            first = types[0]
+            if isinstance(first, FunctionType):
+                ins, outs = list(first.inputs), list(first.results)
+            elif num_results == 0:
+                ins, outs = types, []
+            else:
+                ins, outs = [first] * len(refs), [first] * num_results
+        elif num_results == 0:
             ins, outs = types, []
-        elif len(types) == 1:
-            ins, outs = [types[0]] * len(refs), [types[0]] * self.num_results
         else:
             raise self.error("expected one type, or a function type '(operands) -> results'")
-        operands = self.resolve(refs, ins)
-        return self.build(operands=operands, result_types=outs, properties=props, attributes=attrs)
+        if len(refs) != len(ins):
+            raise self.error(f"expected {len(refs)} operand types, but found {len(ins)}")
+        resolve = self.parser.resolve
+        operands = [resolve(r, t) for r, t in zip(refs, ins)]
+        return self.cls(
+            operands=operands, result_types=outs, properties=props, attributes=attrs, location=self.location
+        )
 
 
 def _describe(item: Any) -> str:

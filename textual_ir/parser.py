@@ -100,12 +100,72 @@ class _Tables:
             self.accepted[state] = frozenset(t for t in row if t.isupper() or t.startswith("__"))
         # state -> token regex with the whitespace/comments to skip in front (made on first use)
         self.lexers: list[re.Pattern[str] | None] = [None] * count
+        # The fast path for the most common op form (see `Parser._fast_ops`): in the states
+        # that shift SSA_DEFS to start an `operation`, the state the automaton reaches once
+        # that operation is reduced.
+        self.fast_goto: list[int | None] = [None] * count
+        for state, row in enumerate(self.actions):
+            shift = row.get("SSA_DEFS")
+            goto = row.get("operation")
+            if shift is not None and shift[0] and goto is not None:
+                self.fast_goto[state] = goto[1]
+        self.fast_op, self.fast_item = _fast_op_regex(self.terminals)
+        # goto state -> the lookaheads on which it reduces `op_list: op_list operation`, which
+        # goes back to the state the operation started in (the fast path appends to the list)
+        self.fast_appends: list[frozenset[str]] = [frozenset()] * count
+        for after in {a for a in self.fast_goto if a is not None}:
+            self.fast_appends[after] = frozenset(
+                term
+                for term, (shift, arg) in self.actions[after].items()
+                if not shift and arg[:3] == (2, "op_list", _list_append)
+            )
 
     @classmethod
     def get(cls) -> _Tables:
         if cls._instance is None:
             cls._instance = _Tables()
         return cls._instance
+
+
+def _fast_op_regex(terminals: TerminalTable) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """`%r = dialect.op %a, %b : T` followed by the start of what may follow an operation,
+    and the scanner of its items (for `Parser._fast_ops`).
+
+    Matches exactly the token sequence SSA_DEFS (one plain result), DOTTED_ID (no keyword),
+    items, ":" and a BARE_ID type, with only whitespace between the tokens, when the next token
+    (after whitespace and comments) is SSA_DEFS, "}" or a dotted name: tokens that every state
+    on the way lexes alike and that end the operation. Items are values, commas, identifiers
+    (no keyword), `true`/`false` and numbers. Every token is matched atomically and with the
+    lexer's own pattern, in the order of the lexer's alternatives, so the match splits the
+    text as the lexer does; an identifier followed by `.` or `<` (a dotted name,
+    `fastmath<...>`) is left to the LALR path, as are other items, comments inside the op,
+    `loc(...)`, several results and several types."""
+    pat = terminals.patterns
+    name = pat["DOTTED_ID"]
+    dotted = "|".join(re.escape(k) for k in sorted(terminals.keywords) if "." in k)
+    keywords = "|".join(re.escape(k) for k in sorted(terminals.keywords))
+    no_dotted = rf"(?!(?:{dotted})(?![\w$.]))" if dotted else ""
+    item = (
+        rf"(?P<value>(?>{pat['VALUE']}))|(?P<comma>,)|(?P<bool>true|false)(?![\w$.<])"
+        rf"|(?P<hex>(?>{pat['HEX']}))"
+        rf"|(?P<minus>-\s*)?(?:(?P<float>(?>{pat['FLOAT']}))|(?P<int>(?>{pat['INT']})))"
+        rf"|(?!(?:{keywords})(?![\w$.]))(?P<word>(?>{pat['BARE_ID']}))(?![.<])"
+    )
+    strip = re.compile(r"\(\?P<\w+>")
+    plain_item = strip.sub("(?:", item)
+    value = rf"(?>{pat['VALUE']})"
+    op = re.compile(
+        r"%(?P<res>[\w$.\-]+)\s*=(?!=)\s*"  # the result's name
+        rf"{no_dotted}(?P<op>(?>{name}))"  # the op name
+        # the items: up to three values (the common case, read from this match's groups) or
+        # any items (read with the item scanner)
+        rf"(?:\s*(?P<v1>{value})(?:\s*(?P<c1>,)\s*(?P<v2>{value})(?:\s*(?P<c2>,)\s*(?P<v3>{value}))?)?\s*(?=:)"
+        rf"|(?P<items>(?:\s*(?:{plain_item}))*)\s*)"
+        rf":\s*(?P<type>(?>{pat['BARE_ID']}))"  # the type
+        r"(?=(?>(?:\s+|//[^\n]*)*)"
+        rf"(?:(?P<defs>{pat['SSA_DEFS']})|(?P<brace>\}})|(?P<name>(?>{name}))(?![\w$.<])))"
+    )
+    return op, re.compile(rf"\s*(?:{item})")
 
 
 def _with_skip(regex: re.Pattern[str]) -> re.Pattern[str]:
@@ -213,6 +273,9 @@ class _Scope:
 # run out of Python stack, so deep input is refused with a located error instead.
 _MAX_STACK = 800
 _MAX_NESTING = 80
+# The fast path (`Parser._fast_ops`) is taken only where the LALR path could not reach
+# _MAX_STACK while reading the op (it pushes at most 6 states for it).
+_FAST_STACK = _MAX_STACK - 8
 _NESTING = {
     **dict.fromkeys(("(", "[", "{", "<", "tensor<", "memref<", "vector<", "complex<", "tuple<", "loc("), 1),
     **dict.fromkeys((")", "]", "}", ">"), -1),
@@ -236,6 +299,8 @@ class Parser:
         self.scopes: list[_Scope] = [_Scope(Block())]
         self.pending_entry_args: list[tuple] | None = None
         self.op_classes: dict[str, Any] = {}
+        self.custom_parsers: dict[str, tuple] = {}  # op name -> (class, its parse_custom, OpParser)
+        self.named_types: dict[str, Type] = dict(_NAMED_TYPES)  # type names read so far
         self.last_pos = 0  # position of the last symbol of the rule being reduced
         self.has_loc_refs = False
 
@@ -262,6 +327,7 @@ class Parser:
         depth = 0
         nesting = _NESTING
         lexers = tables.lexers
+        fast_goto = tables.fast_goto
         while True:
             state = states[-1]
             regex = lexers[state]
@@ -289,6 +355,11 @@ class Parser:
                     raise self._unexpected(start, frozenset(row), describe, token)
                 shift, arg = step
                 if shift:
+                    if kind == "SSA_DEFS" and fast_goto[states[-1]] is not None and len(states) < _FAST_STACK:
+                        after = self._fast_ops(start, states, values, positions, tables)
+                        if after is not None:
+                            pos = after
+                            break
                     if len(states) >= _MAX_STACK:
                         raise self.error("the input is nested too deeply", start)
                     states.append(arg)
@@ -316,6 +387,63 @@ class Parser:
                 states.append(actions[states[-1]][origin][1])
                 values.append(result)
                 positions.append(span_start)
+
+    def _fast_ops(self, start: int, states: list, values: list, positions: list, tables: _Tables) -> int | None:
+        """Read `%r = dialect.op %a, %b : T` ops at `start` without the automaton: each is
+        built with the callbacks the LALR path would run, pushed as the `operation` it
+        reduces to, and reduced into the enclosing list on the lookahead token, as that path
+        does (see `_fast_op_regex` for when the two agree). Returns where the automaton goes on
+        (the token after the last op read), or None when the op at `start` is not of that
+        form."""
+        fast, scan = tables.fast_op.match, tables.fast_item.finditer
+        actions, fast_goto, keywords = tables.actions, tables.fast_goto, tables.terminals.keywords
+        appends = tables.fast_appends
+        text = self.text
+        m = fast(text, start)
+        resume = None
+        while m is not None:
+            after = fast_goto[states[-1]]
+            if m.group("defs") is not None:
+                kind = "SSA_DEFS"
+            elif m.group("name") is not None:
+                kind = keywords.get(m.group("name"), "DOTTED_ID")
+            else:
+                kind = "RBRACE"
+                if kind not in actions[after]:
+                    break  # an error: the LALR path reports it from the state it detects it in
+            op = _build_fast_op(self, m, start, scan)
+            resume = m.end()
+            if kind in appends[after]:
+                # The reduction is `op_list: op_list operation` back to the same state.
+                self.last_pos = start
+                values[-1].append(op)
+            else:
+                states.append(after)
+                values.append(op)
+                positions.append(start)
+                # Reduce on the lookahead `kind` up to its shift, as the driver would.
+                while True:
+                    shift, arg = actions[states[-1]][kind]
+                    if shift:
+                        break
+                    size, origin, callback = arg
+                    if callback is None:
+                        states[-1] = actions[states[-2]][origin][1]
+                        continue
+                    args = values[-size:]
+                    span_start = positions[-size]
+                    self.last_pos = positions[-1]
+                    del values[-size:]
+                    del positions[-size:]
+                    del states[-size:]
+                    values.append(callback(self, args, span_start))
+                    positions.append(span_start)
+                    states.append(actions[states[-1]][origin][1])
+            if kind != "SSA_DEFS" or fast_goto[states[-1]] is None or len(states) >= _FAST_STACK:
+                break
+            start = m.start("defs")
+            m = fast(text, start)
+        return resume
 
     def _unexpected(self, pos: int, accepted: frozenset[str], describe, token: str | None = None) -> IRCError:
         expected = sorted({describe(t) for t in accepted if not t.startswith("_") or t.startswith("__ANON")})
@@ -823,6 +951,72 @@ def _build_single_result(p: Parser, defs: str, body: tuple, loc: Location | None
     return op
 
 
+def _build_fast_op(p: Parser, m: re.Match[str], pos: int, scan: Any) -> Operation:
+    """The op of a `_fast_op_regex` match, as the callbacks of its LALR reductions build it
+    (`_ci_append_value` and the other item callbacks, `_type_name`, `_custom_op` and
+    `_build_single_result`)."""
+    items: list[Any] = []
+    append = items.append
+    token = m.group("v1")
+    if token is not None:
+        hash_at = token.find("#")
+        if hash_at < 0:
+            append(ValueRef(token[1:], 0, m.start("v1")))
+        else:
+            append(ValueRef(token[1:hash_at], int(token[hash_at + 1 :]), m.start("v1")))
+        token = m.group("v2")
+        if token is not None:
+            append(Punct(",", m.start("c1")))
+            hash_at = token.find("#")
+            if hash_at < 0:
+                append(ValueRef(token[1:], 0, m.start("v2")))
+            else:
+                append(ValueRef(token[1:hash_at], int(token[hash_at + 1 :]), m.start("v2")))
+            token = m.group("v3")
+            if token is not None:
+                append(Punct(",", m.start("c2")))
+                hash_at = token.find("#")
+                if hash_at < 0:
+                    append(ValueRef(token[1:], 0, m.start("v3")))
+                else:
+                    append(ValueRef(token[1:hash_at], int(token[hash_at + 1 :]), m.start("v3")))
+    else:
+        for item in scan(m.string, m.start("items"), m.end("items")):
+            kind = item.lastgroup
+            if kind == "value":
+                token = item.group(kind)
+                hash_at = token.find("#")
+                if hash_at < 0:
+                    append(ValueRef(token[1:], 0, item.start(kind)))
+                else:
+                    append(ValueRef(token[1:hash_at], int(token[hash_at + 1 :]), item.start(kind)))
+            elif kind == "comma":
+                append(Punct(",", item.start(kind)))
+            elif kind == "word":
+                append(Keyword(item.group(kind), item.start(kind)))
+            elif kind == "bool":
+                append(Literal("bool", item.group(kind) == "true", item.start(kind)))
+            elif kind == "hex":
+                append(Literal("hex", int(item.group(kind), 16), item.start(kind)))
+            else:
+                minus = item.start("minus")
+                value = float(item.group(kind)) if kind == "float" else int(item.group(kind))
+                if minus >= 0:
+                    append(Literal(kind, -value, minus))
+                else:
+                    append(Literal(kind, value, item.start(kind)))
+    type = _type_name(p, [m.group("type")], m.start("type"))
+    # `_build_single_result`, inlined
+    name = m.group("res")
+    op = _build_custom(p, ("custom", m.group("op"), items, [type], m.start("op")), 1, p.location(pos))
+    if len(op.results) != 1:
+        raise p.error(f"operation defines {len(op.results)} results but was provided 1 to bind", pos)
+    result = op.results[0]
+    result.name_hint = None if name.isdigit() else name
+    p.define(name, [result], pos)
+    return op
+
+
 def _op_with_results(p: Parser, a: list, pos: int) -> Operation:
     return _build_operation(p, a[0], a[1], None, pos)
 
@@ -882,18 +1076,22 @@ def _custom_func_default_op(p: Parser, a: list, pos: int) -> tuple:
 
 def _build_custom(p: Parser, body: tuple, num_results: int, location: Location) -> Operation:
     _, name, items, types, pos = body
-    cls = p.op_classes.get(name)
-    if cls is None:
-        cls = p.op_classes[name] = p.ctx.lookup_op(name)
-    if cls is None:
-        dialect_name = name.partition(".")[0]
-        if p.ctx.dialect(dialect_name) is None:
-            raise p.error(f"custom op '{name}' is unknown: dialect '{dialect_name}' is not registered", pos)
-        raise p.error(f"custom op '{name}' is unknown", pos)
-    parse = getattr(cls, "parse_custom", None)
-    if parse is None:
-        raise p.error(f"'{name}' has no pretty form; write it in the generic form", pos)
-    return parse(_op_parser_class()(p, cls, items, types, num_results, location, pos))
+    found = p.custom_parsers.get(name)
+    if found is None:
+        cls = p.op_classes.get(name)
+        if cls is None:
+            cls = p.op_classes[name] = p.ctx.lookup_op(name)
+        if cls is None:
+            dialect_name = name.partition(".")[0]
+            if p.ctx.dialect(dialect_name) is None:
+                raise p.error(f"custom op '{name}' is unknown: dialect '{dialect_name}' is not registered", pos)
+            raise p.error(f"custom op '{name}' is unknown", pos)
+        parse = getattr(cls, "parse_custom", None)
+        if parse is None:
+            raise p.error(f"'{name}' has no pretty form; write it in the generic form", pos)
+        found = p.custom_parsers[name] = (cls, parse, _op_parser_class())
+    cls, parse, op_parser = found
+    return parse(op_parser(p, cls, items, types, num_results, location, pos))
 
 
 def _op_parser_class() -> type:
@@ -1149,7 +1347,7 @@ _NAMED_TYPES: dict[str, Type] = {
 
 def _type_name(p: Parser, a: list, pos: int) -> Type:
     name = a[0]
-    t = _NAMED_TYPES.get(name)
+    t = p.named_types.get(name)
     if t is not None:
         return t
     m = _INT_TYPE.match(name)
@@ -1157,7 +1355,8 @@ def _type_name(p: Parser, a: list, pos: int) -> Type:
         width = int(m.group(2))
         if width > 1 << 16:
             raise p.error(f"integer bitwidth {width} is too large", pos)
-        return IntegerType(width, {"i": "signless", "si": "signed", "ui": "unsigned"}[m.group(1)])
+        t = p.named_types[name] = IntegerType(width, {"i": "signless", "si": "signed", "ui": "unsigned"}[m.group(1)])
+        return t
     return _TypeKeyword(name, pos)
 
 

@@ -145,11 +145,10 @@ class Printer:
 
     def _assign_result_names(self, op: Operation) -> str:
         results = op.results
-        hints = [_hint(r.name_hint) for r in results]
         scope = self.scopes[-1]
         if len(results) == 1:
-            hint = hints[0]
-            if hint is None:
+            hint = results[0].name_hint
+            if hint is None or hint.isdigit():
                 while str(scope.next_value) in scope.used:
                     scope.next_value += 1
                 name = "%" + self._unique(str(scope.next_value))
@@ -158,6 +157,7 @@ class Printer:
                 name = "%" + self._unique(hint)
             self.names[results[0]] = name
             return name + " = "
+        hints = [_hint(r.name_hint) for r in results]
         if all(h is not None for h in hints) and len(set(hints)) == len(hints):
             names = ["%" + self._unique(h) for h in hints]
             for r, n in zip(results, names, strict=True):
@@ -216,7 +216,8 @@ class Printer:
             info = self._class_info[type(op)] = (op.has_trait(IsolatedFromAbove), custom)
         isolated, custom = info
         if op.results:
-            out.append(self.name_results(op))
+            prefix = self._prefixes.get(op)
+            out.append(prefix if prefix is not None else self.name_results(op))
         if isolated:
             self.scopes.append(_NameScope())
         if custom is not None:
@@ -255,6 +256,7 @@ class Printer:
         if region in self._named_regions:
             return
         stack = [region]
+        prefixes = self._prefixes
         while stack:
             current = stack.pop()
             self._named_regions.add(current)
@@ -262,7 +264,8 @@ class Printer:
             for block in current.blocks:
                 self.name_block_args(block)
                 for op in block.ops:
-                    self.name_results(op)
+                    if op.results and op not in prefixes:  # `name_results`, inlined
+                        prefixes[op] = self._assign_result_names(op)
                     if op.regions and not op.has_trait(IsolatedFromAbove):
                         nested.extend(op.regions)
             stack.extend(reversed(nested))
@@ -312,33 +315,41 @@ class Printer:
     def print_default(self, op: Operation, flag: tuple[str, str] | None = None) -> None:
         """`name %a, %b {attrs} : T` or `: (T1, T2) -> T3`, or `: T1, T2` with no results.
         `flag` = (keyword, property) prints that property as `keyword<...>` after the operands."""
-        self.write(op.name)
+        out = self.out
         operands = op._operands
         if operands:
-            self.write(" " + self.values(operands))
+            names = self.names
+            out.append(op.name + " " + ", ".join([names.get(v) or "%<<UNKNOWN SSA VALUE>>" for v in operands]))
+        else:
+            out.append(op.name)
         elide: tuple[str, ...] = ()
         if flag is not None:
-            self.write(self.flag(op, *flag))
+            out.append(self.flag(op, *flag))
             elide = (flag[1],)
-        self.write(self.op_attr_dict(op, elide=elide))
-        in_types = [v.type for v in operands]
-        out_types = [r.type for r in op.results]
-        if not out_types:
+        if op.properties or op.attributes:
+            out.append(self.op_attr_dict(op, elide=elide))
+        results = op.results
+        if not results:
+            in_types = [v.type for v in operands]
             if len(in_types) == 1 and isinstance(in_types[0], FunctionType):
                 # `: (A) -> B` alone would read as the op's function type.
-                self.write(" : " + self.function_type(in_types, out_types))
+                out.append(" : " + self.function_type(in_types, []))
             elif in_types:
-                self.write(" : " + self.types(in_types))
+                out.append(" : " + self.types(in_types))
             return
-        first = out_types[0]
-        if (
-            all(t == first for t in in_types)
-            and all(t == first for t in out_types)
-            and not isinstance(first, FunctionType)
-        ):
-            self.write(" : " + self.type(first))
+        first = results[0].type
+        for v in operands:
+            if v.type != first:
+                break
         else:
-            self.write(" : " + self.function_type(in_types, out_types))
+            for r in results:
+                if r.type != first:
+                    break
+            else:
+                if not isinstance(first, FunctionType):
+                    out.append(" : " + self.type(first))
+                    return
+        out.append(" : " + self.function_type([v.type for v in operands], [r.type for r in results]))
 
     # -- whole output
     def finish(self) -> str:
@@ -362,12 +373,23 @@ def print_op(op: Operation, *, generic: bool = False, debuginfo: bool = False) -
 
 def _prename_enclosing(printer: Printer, op: Operation) -> None:
     """Give names to values defined above `op` that it uses (when printing a nested op)."""
-    for inner in op.walk():
+    names = printer.names
+    inside: dict[Block | None, bool] = {}  # block -> is it nested in `op`
+    stack = [op]  # `op.walk()` (pre-order), without a generator per op
+    while stack:
+        inner = stack.pop()
         for v in inner._operands:
-            if v in printer.names:
+            if v in names:
                 continue
             block = v.owner_block()
-            owner = block.parent_op() if block is not None else None
-            if owner is not None and op.is_ancestor(owner):
+            nested = inside.get(block)
+            if nested is None:
+                owner = block.parent_op() if block is not None else None
+                nested = inside[block] = owner is not None and op.is_ancestor(owner)
+            if nested:
                 continue
-            printer.names[v] = "%" + printer._unique(v.name_hint or f"outer{len(printer.names)}")
+            names[v] = "%" + printer._unique(v.name_hint or f"outer{len(names)}")
+        if inner.regions:
+            children = [child for region in inner.regions for block in region.blocks for child in block.ops]
+            children.reverse()
+            stack.extend(children)
