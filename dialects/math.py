@@ -8,7 +8,9 @@ code for them, the OpenCL backend the OpenCL C built-ins.
 from __future__ import annotations
 
 import math as _m
+import struct
 from collections.abc import Callable
+from fractions import Fraction
 from typing import Any
 
 from dialects.arith import FASTMATH_NONE, ArithOp, FastMathAttr
@@ -82,6 +84,22 @@ def _log(fn: Callable[[float], float]) -> Callable[[float], float]:
     return f
 
 
+def _trig(fn: Callable[[float], float]) -> Callable[[float], float]:
+    def f(x: float) -> float:
+        return fn(x) if _m.isfinite(x) else _m.nan  # sin(inf) is NaN; Python raises instead
+
+    return f
+
+
+def _rounding(fn: Callable[[float], int]) -> Callable[[float], float]:
+    """floor, ceil, roundeven: the result keeps the input's sign (ceil(-0.5) is -0.0)."""
+
+    def f(x: float) -> float:
+        return _m.copysign(float(fn(x)), x) if _m.isfinite(x) else x
+
+    return f
+
+
 def _sqrt(x: float) -> float:
     if _m.isnan(x) or x < 0:
         return _m.nan
@@ -106,13 +124,58 @@ def _exp(fn: Callable[[float], float]) -> Callable[[float], float]:
     return f
 
 
+def _is_odd_integer(y: float) -> bool:
+    return _m.isfinite(y) and y == int(y) and int(y) % 2 == 1
+
+
 def _pow(a: float, b: float) -> float:
+    """IEEE `pow`: Python raises on the poles and overflows, where C returns signed infinities."""
     try:
         return _m.pow(a, b)
     except ValueError:
-        return _m.nan
-    except (OverflowError, ZeroDivisionError):
-        return _m.inf
+        if a == 0:  # pow(+-0, y < 0): +inf, or -inf for -0 and an odd integer y
+            return _m.copysign(_m.inf, a) if _is_odd_integer(b) else _m.inf
+        return _m.nan  # a negative base and a non-integer exponent
+    except OverflowError:
+        return -_m.inf if a < 0 and _is_odd_integer(b) else _m.inf
+
+
+def _fma_exact(a: float, b: float, c: float) -> Fraction | None:
+    """The exact `a * b + c` when it is finite and not zero (else None: no rounding to do)."""
+    if not all(_m.isfinite(x) for x in (a, b, c)):
+        return None
+    exact = Fraction(a) * Fraction(b) + Fraction(c)
+    return exact if exact != 0 else None
+
+
+def _fma(a: float, b: float, c: float) -> float:
+    """`a * b + c` rounded once (to f64), as C's `fma`; Python's `a * b + c` rounds twice."""
+    exact = _fma_exact(a, b, c)
+    if exact is not None:
+        return _to_double(exact)
+    if _m.isfinite(a) and _m.isfinite(b) and not _m.isfinite(c):
+        return c  # a finite product cannot overflow into the infinity
+    if a == 0 or b == 0 or not (_m.isfinite(a) and _m.isfinite(b)):
+        return a * b + c  # the product is exact (a signed zero, an infinity or NaN)
+    return 0.0  # an exact cancellation rounds to +0
+
+
+def _to_double(q: Fraction) -> float:
+    try:
+        return float(q)
+    except OverflowError:
+        return _m.copysign(_m.inf, q)
+
+
+def _round_exact(q: Fraction, t: FloatType) -> float:
+    """`q` rounded once to `t`: to f64 directly; to a narrower type through an f64 rounded to
+    odd (an inexact result gets an odd last bit), which then rounds to `t` as `q` would."""
+    d = _to_double(q)
+    if t.width >= 64 or not _m.isfinite(d) or Fraction(d) == q:
+        return round_float(d, t)
+    if struct.unpack("<Q", struct.pack("<d", d))[0] & 1 == 0:
+        d = _m.nextafter(d, _m.inf if q > Fraction(d) else -_m.inf)
+    return round_float(d, t)
 
 
 ExpOp = _unary("math.exp", _exp(_m.exp), "e to the x.")
@@ -125,14 +188,12 @@ SqrtOp = _unary("math.sqrt", _sqrt, "Square root.")
 RsqrtOp = _unary("math.rsqrt", _rsqrt, "1 / sqrt(x).")
 TanhOp = _unary("math.tanh", _m.tanh, "Hyperbolic tangent.")
 ErfOp = _unary("math.erf", _erf, "The error function.")
-SinOp = _unary("math.sin", _m.sin, "Sine.")
-CosOp = _unary("math.cos", _m.cos, "Cosine.")
+SinOp = _unary("math.sin", _trig(_m.sin), "Sine.")
+CosOp = _unary("math.cos", _trig(_m.cos), "Cosine.")
 AbsFOp = _unary("math.absf", abs, "Absolute value.")
-FloorOp = _unary("math.floor", lambda x: float(_m.floor(x)) if _m.isfinite(x) else x, "Round down.")
-CeilOp = _unary("math.ceil", lambda x: float(_m.ceil(x)) if _m.isfinite(x) else x, "Round up.")
-RoundEvenOp = _unary(
-    "math.roundeven", lambda x: float(round(x)) if _m.isfinite(x) else x, "Round to nearest, ties to even."
-)
+FloorOp = _unary("math.floor", _rounding(_m.floor), "Round down.")
+CeilOp = _unary("math.ceil", _rounding(_m.ceil), "Round up.")
+RoundEvenOp = _unary("math.roundeven", _rounding(round), "Round to nearest, ties to even.")
 
 
 @define_op("math.powf")
@@ -150,7 +211,16 @@ class FmaOp(_MathOp):
     b = operand(FloatLike)
     c = operand(FloatLike)
     out = result(FloatLike)
-    compute = staticmethod(lambda a, b, c: a * b + c)
+    compute = staticmethod(_fma)
+
+    def fold(self, operands: list[Attribute | None]) -> list[Any] | None:
+        t = self.results[0].type
+        if not isinstance(t, FloatType) or not all(isinstance(a, FloatAttr) for a in operands):
+            return None
+        values = [a.value for a in operands]
+        exact = _fma_exact(*values)
+        value = _round_exact(exact, t) if exact is not None else round_float(_fma(*values), t)
+        return [FloatAttr(value, t)]
 
 
 DIALECT = Dialect(

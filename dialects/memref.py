@@ -224,10 +224,17 @@ class CopyOp(Operation):
         refs = p.value_refs()
         props, attrs = p.attr_dict()
         p.expect_end()
-        types = p.type_list()
-        if len(types) != 1:
-            raise p.error("expected one memref type")
-        return p.build(operands=p.resolve(refs, types * len(refs)), properties=props, attributes=attrs)
+        section = p.type_section()
+        if len(section) == 3 and getattr(section[1], "text", None) == "to":  # MLIR's `: T1 to T2`
+            types = [section[0], section[2]]
+        else:
+            types = p.type_list()
+            if len(types) != 1:
+                raise p.error("expected ': memref-type'")
+            types = types * 2
+        if len(refs) != 2:
+            raise p.error(f"expected a source and a target, but got {len(refs)} operands")
+        return p.build(operands=p.resolve(refs, types), properties=props, attributes=attrs)
 
     def print_custom(self, p) -> None:
         p.write(
@@ -339,6 +346,10 @@ def _check_vector(op: Operation, vtype: Type, mtype: MemRefType) -> None:
         raise op.emit_error(f"expects a one-dimensional vector type, but got '{vtype}'")
     if vtype.element_type != mtype.element_type:
         raise op.emit_error(f"vector element type of '{vtype}' does not match '{mtype}'")
+    if mtype.rank == 0:
+        raise op.emit_error(f"expects a memref of rank at least 1 for a vector access, but got '{mtype}'")
+    if vtype.shape[0] > mtype.shape[-1]:
+        raise op.emit_error(f"'{vtype}' does not fit in the last dimension of '{mtype}'")
 
 
 @define_op("memref.vector_load")
@@ -410,6 +421,8 @@ class GlobalOp(Operation):
     ) -> GlobalOp:
         t = value.type
         mtype = MemRefType(t.shape, t.element_type)
+        if not isinstance(t, TensorType):
+            value = _retype(value, TensorType(t.shape, t.element_type))
         return cls(
             properties={"sym_name": StringAttr(name), "type": TypeAttr(mtype), "initial_value": value},
             location=location,
@@ -442,8 +455,10 @@ class GlobalOp(Operation):
         else:  # the grammar read `dense<...> : memref<...>` as one typed literal
             value = p.literal_attr(lit)
             if not isinstance(value, DenseElementsAttr | DenseResourceAttr):
-                raise p.error("expected 'dense<...>' or 'dense_resource<...>' as the initial value")
+                raise p.error("expected 'dense<...>' or 'dense_resource<...>' as the initial value", lit)
             t = value.type
+            if not isinstance(t, MemRefType):
+                raise p.error(f"expected ': memref-type' after the initial value, found '{t}'", lit)
             mtype = MemRefType(t.shape, t.element_type)
             value = _retype(value, TensorType(t.shape, t.element_type))
         props.update({"sym_name": StringAttr(sym.root), "type": TypeAttr(mtype), "initial_value": value})

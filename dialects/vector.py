@@ -1,9 +1,11 @@
 """The vector dialect: what `loop-vectorize` needs beyond element-wise arith/math on vectors.
 
 - `%v = vector.broadcast %s : f32 to vector<8xf32>`: every lane set to a scalar.
-- `%s = vector.reduction <add>, %v [, %acc] [fastmath<...>] : vector<8xf32> into f32`: combines
-  the lanes (kinds: add, mul, maximumf, minimumf, maxnumf, minnumf, maxsi, minsi, maxui, minui,
-  and, or, xor); with `%acc`, the accumulator is combined too.
+- `%s = vector.reduction add, %v [, %acc] [fastmath<...>] : vector<8xf32> into f32`: combines
+  the lanes (kinds: add, mul, maximumf, minimumf, maxnumf, minnumf for floats; add, mul, maxsi,
+  minsi, maxui, minui, and, or, xor for integers and index); with `%acc`, the accumulator is
+  combined too. MLIR writes the kind `<add>` and stores it as a `#vector.kind`; here it is a
+  bare keyword and a string property.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from irc.ir import Operation, Value
 from irc.location import Location
 from irc.opdef import AnyType, define_op, isa, operand, opt_operand, prop, result
 from irc.traits import Pure
-from irc.types import FloatType, IntegerType, VectorType
+from irc.types import FloatType, IndexType, IntegerType, VectorType
 
 AnyVector = isa(VectorType, description="vector")
 FLOAT_KINDS = ("add", "mul", "maximumf", "minimumf", "maxnumf", "minnumf")
@@ -75,7 +77,12 @@ class ReductionOp(Operation):
     def verify_(self) -> None:
         vt = self.vector.type
         elt = vt.element_type
-        kinds = FLOAT_KINDS if isinstance(elt, FloatType) else INT_KINDS if isinstance(elt, IntegerType) else ()
+        if isinstance(elt, FloatType):
+            kinds = FLOAT_KINDS
+        elif isinstance(elt, IntegerType | IndexType):
+            kinds = INT_KINDS
+        else:
+            raise self.emit_error(f"expects a vector of integers, index or floats, but got '{vt}'")
         if self.kind.value not in kinds:
             raise self.emit_error(f"unknown reduction kind '{self.kind.value}' for '{vt}' (expected one of "
                                   f"{', '.join(kinds)})")  # fmt: skip
@@ -99,7 +106,9 @@ class ReductionOp(Operation):
             raise p.error("expected ': vector-type into scalar-type'")
         vt, st = section[0], section[2]
         props["kind"] = StringAttr(kind)
-        operands = p.resolve(refs, [vt, st][: len(refs)]) if len(refs) <= 2 else p.resolve(refs, [vt] * len(refs))
+        if not 1 <= len(refs) <= 2:
+            raise p.error(f"expected a vector and an optional accumulator, but got {len(refs)} operands")
+        operands = p.resolve(refs, [vt, st][: len(refs)])
         return p.build(operands=operands, result_types=[st], properties=props, attributes=attrs)
 
     def print_custom(self, p) -> None:
