@@ -756,6 +756,11 @@ class SelectOp(ArithOp):
         t = self.results[0].type
         if self.true_value.type != t or self.false_value.type != t:
             raise self.emit_error("requires the true/false values and the result to have one type")
+        cond = self.condition.type
+        if isinstance(cond, ShapedType) and not (isinstance(t, ShapedType) and tuple(cond.shape) == tuple(t.shape)):
+            raise self.emit_error(
+                f"expects a condition of type '{cond}' to have the shape of the values ('{t}'), or to be a scalar i1"
+            )
 
     def fold(self, operands):
         cond = operands[0]

@@ -115,12 +115,25 @@ def float_bits(value: float, ftype: FloatType) -> int:
     """The bit pattern of `value` rounded to `ftype`."""
     width = ftype.width
     if ftype.name == "bf16":
-        return struct.unpack("<I", struct.pack("<f", value))[0] >> 16
+        return struct.unpack("<I", struct.pack("<f", _round_bf16(value)))[0] >> 16
     fmt = _FLOAT_FORMATS.get(width)
     if fmt is None:
         raise ValueError(f"cannot encode {ftype}")
     size = width // 8
     return int.from_bytes(struct.pack("<" + fmt, value), "little", signed=False) & ((1 << (8 * size)) - 1)
+
+
+def _round_bf16(value: float) -> float:
+    """`value` rounded to the nearest bfloat16 (ties to even; 8 significant bits, the exponent
+    range of f32 with its subnormals), as a float that f32 represents exactly."""
+    if not math.isfinite(value) or value == 0:
+        return value
+    _, exp = math.frexp(value)
+    step = max(exp - 8, -133)  # the weight of the last significant bit; 2**-133 is the smallest subnormal
+    rounded = round(value / 2.0**step) * 2.0**step  # exact scaling, then Python's ties-to-even
+    if abs(rounded) > 3.3895313892515355e38:  # past bf16's largest finite value: overflow
+        return math.copysign(math.inf, value)
+    return math.copysign(rounded, value)  # keeps the sign of a result that rounds to zero
 
 
 def float_from_bits(bits: int, ftype: FloatType) -> float:

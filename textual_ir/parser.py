@@ -1223,6 +1223,8 @@ def _for_head_iter(p: Parser, a: list, pos: int) -> tuple:
 def _loop_for_head(p: Parser, a: list, iter_args: list, types: list, pos: int) -> tuple:
     if len(iter_args) != len(types):
         raise p.error(f"'loop.for' has {len(iter_args)} iteration arguments but {len(types)} result types", pos)
+    if "#" in a[1]:
+        raise p.error("expected an induction variable name", pos)
     args = [("named", a[1][1:], index_type, None, None, pos)]
     args += [("named", name[1:], t, None, None, ref.pos) for (name, ref), t in zip(iter_args, types, strict=True)]
     p.pending_entry_args = args

@@ -20,6 +20,7 @@ from irc.attributes import (
     TypeAttr,
     UnitAttr,
     quote_string,
+    round_float,
     unquote_string,
 )
 from irc.types import (
@@ -261,3 +262,19 @@ def test_dense_resource_equality_ignores_blob():
     assert a.to_numpy().tolist() == [1.0]
     with pytest.raises(ValueError, match="no data"):
         b.to_numpy()
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (1.005859375, 1.0078125),  # above the midpoint of 1.0 and 1.0078125: rounds up
+        (1.00390625, 1.0),  # the exact midpoint: ties to even (1.0)
+        (1.01171875, 1.015625),  # midpoint between 1.0078125 and 1.015625: ties to even (up)
+        (3.4e38, math.inf),  # past the largest finite bf16 (3.3895e38): overflow
+        (-1e-45, -0.0),  # below half the smallest subnormal: signed zero
+    ],
+)
+def test_bf16_rounds_to_nearest_even(value: float, expected: float) -> None:
+    got = round_float(value, bf16)
+    assert got == expected
+    assert math.copysign(1, got) == math.copysign(1, expected)
