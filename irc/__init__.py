@@ -15,3 +15,11 @@ def compile(module: object, target: str = "cpu", pipeline: str | None = None, **
     from irc.api import compile as _compile
 
     return _compile(module, target, pipeline, **options)
+
+
+def import_onnx(model: object, shapes: object = None, **options: object) -> object:
+    """The tensor-dialect module of an ONNX model (a path, bytes or an onnx.ModelProto); see
+    `irc.frontend.onnx.import_onnx`. Needs the optional `onnx` package."""
+    from irc.frontend.onnx import import_onnx as _import_onnx
+
+    return _import_onnx(model, shapes, **options)

@@ -1,9 +1,11 @@
-"""irc-run: execute a function of a .gir file on numpy arrays.
+"""irc-run: execute a function of a .gir (or .onnx) file on numpy arrays.
 
 irc-run model.gir --interpret --print                      random inputs (--seed N), print the outputs
 irc-run model.gir --interpret --input x=x.npy --out y.npz  inputs from files, outputs to an .npz
 irc-run model.gir --interpret --inputs in.npz --entry f
 irc-run model.gir --target cpu --benchmark 100             JIT-compile for this CPU, time 100 calls
+irc-run model.onnx --inputs in.npz --out out.npz           an ONNX model, imported on the fly
+irc-run model.onnx --input-shape x=1x3x224x224             fix an input's symbolic dims
 
 Inputs are named after the function's arguments (`%x` is `x`); outputs after each result's
 `irc.name` result attribute, else `result0`, `result1`, ... The same seed gives the same
@@ -11,6 +13,10 @@ random inputs for `--interpret` and `--target cpu`, so their outputs can be comp
 `--target cpu` (the default) compiles with `irc.compile` (the `cpu` pipeline when the file has
 tensor ops); `--benchmark N` then prints the median and minimum time per call and the memory
 plan's totals. The OpenCL target comes later.
+
+A `.onnx` file is imported first (`irc.import_onnx`, needs the `onnx` package); its inputs
+and outputs keep their ONNX names (in --input, --inputs and --out), as do the arguments of a
+.gir file written by `irc-translate --import-onnx` (their `irc.name` argument attributes).
 """
 
 from __future__ import annotations
@@ -50,6 +56,13 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--print", dest="print_outputs", action="store_true", help="print each output's values")
     ap.add_argument("--benchmark", type=int, default=0, metavar="N", help="run N more times and report the time")
     ap.add_argument("--allow-unregistered-dialect", action="store_true")
+    ap.add_argument(
+        "--input-shape",
+        action="append",
+        default=[],
+        metavar="NAME=DxDx...",
+        help="for a .onnx file: the static shape of an input with symbolic dims (repeatable)",
+    )
     return ap
 
 
@@ -72,14 +85,20 @@ def _main(args: argparse.Namespace, sources: SourceManager) -> int:
     from irc.verifier import verify
     from textual_ir.parser import parse_module
 
-    name, text = read_input(args.input)
-    sources.add(name, text)
-    module = parse_module(text, name, default_context(args.allow_unregistered_dialect))
+    if args.input.lower().endswith(".onnx"):
+        module = _import_onnx(args)
+    else:
+        if args.input_shape:
+            raise _error("--input-shape applies to .onnx files")
+        name, text = read_input(args.input)
+        sources.add(name, text)
+        module = parse_module(text, name, default_context(args.allow_unregistered_dialect))
     verify(module)
     try:
         func = find_entry(module, args.entry)
     except ValueError as err:
         raise _error(str(err), module.location) from None
+    args.aliases = _aliases(func)
     if not args.interpret:
         return _run_cpu(args, module, func, np)
     arrays = _inputs(args, _specs(func), np)
@@ -96,6 +115,29 @@ def _main(args: argparse.Namespace, sources: SourceManager) -> int:
         _benchmark(args.benchmark, lambda: interpret(module, *arrays, entry=entry))
     _report(args, result_names(func), outputs, np)
     return 0
+
+
+def _import_onnx(args: argparse.Namespace) -> Any:
+    from irc.frontend.onnx import import_onnx
+    from tools.irc_translate import input_shapes
+
+    return import_onnx(args.input, input_shapes(args.input_shape))
+
+
+def _aliases(func: Any) -> dict[str, str]:
+    """Argument names by their `irc.name` argument attribute (the ONNX input names)."""
+    from irc.attributes import ArrayAttr, DictionaryAttr, StringAttr
+    from irc.interpreter import argument_names
+
+    arg_attrs = func.get_attr("arg_attrs")
+    if not isinstance(arg_attrs, ArrayAttr):
+        return {}
+    out = {}
+    for entry, name in zip(arg_attrs.elements, argument_names(func), strict=True):
+        alias = entry.get("irc.name") if isinstance(entry, DictionaryAttr) else None
+        if isinstance(alias, StringAttr):
+            out[alias.value] = name
+    return out
 
 
 def _run_cpu(args: argparse.Namespace, module: Any, func: Any, np: Any) -> int:
@@ -176,21 +218,25 @@ def _inputs(args: argparse.Namespace, specs: list[tuple[str, tuple[int, ...], An
     if args.inputs is not None:
         with _open_array_file(args.inputs, np) as data:
             for key in data.files:
-                name = _known(key, names)
+                name = _known(key, names, args.aliases)
                 given[name] = data[key]
     for item in args.inputs_one:
         key, eq, path = item.partition("=")
         if not eq or not key or not path:
             raise _error(f"--input expects NAME=FILE.npy, got '{item}'")
-        name = _known(key.removeprefix("%"), names)
+        name = _known(key if key in args.aliases else key.removeprefix("%"), names, args.aliases)
         given[name] = _load_npy(path, np)
     rng = np.random.default_rng(args.seed)
     return [given[n] if n in given else _random(shape, dtype, rng, np) for n, shape, dtype in specs]
 
 
-def _known(name: str, names: list[str]) -> str:
+def _known(name: str, names: list[str], aliases: dict[str, str]) -> str:
+    """The argument called `name`: its own name, or its ONNX name (`aliases`)."""
+    if name in aliases:
+        return aliases[name]
     if name not in names:
-        listing = ", ".join(f"'{n}'" for n in names) or "none"
+        shown = list(aliases) if aliases else names
+        listing = ", ".join(f"'{n}'" for n in shown) or "none"
         raise _error(f"no argument named '{name}' (the arguments are: {listing})")
     return name
 
