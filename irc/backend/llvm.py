@@ -14,8 +14,12 @@ Code generation is a value map plus a dispatch table keyed by op class (`_HANDLE
   `loop.parallel` is a nest of such loops, one per dimension; when its body is straight-line
   code, each is marked `llvm.loop.parallel_accesses` with an access group that tags every
   load and store of the body: the loop vectorizer then knows the iterations are independent
-  and needs no run-time alias checks. (The body is emitted by one method, so it can later be outlined into a
-  function that a thread pool calls with a range of iterations.)
+  and needs no run-time alias checks.
+- Threads: a top-level `loop.parallel` (not inside another one) whose trip count times work
+  per iteration may reach `threads.MIN_PARALLEL_WORK` is outlined into an internal function
+  over a range of its flattened iterations, which the process's thread pool runs in chunks
+  (`__irc_parallel_for`, see `irc.backend.threads`) when `@__irc_num_threads` > 1; the
+  outlined function's pointers keep their `noalias`, so the loops vectorize as before.
 - `memref.alloc` calls `aligned_alloc(64, size)`, `memref.dealloc` calls `free`; `memref.view`
   is a byte offset from the arena pointer, `memref.reshape` the same pointer, `memref.copy`
   `llvm.memcpy`; `memref.global` a private constant (64-byte aligned) holding the data bytes.
@@ -43,10 +47,10 @@ from llvmlite import ir
 from dialects import arith, func, loop, math, memref, vector
 from dialects.builtin import ModuleOp
 from irc.attributes import DenseElementsAttr, DenseResourceAttr, FloatAttr, IntegerAttr
-from irc.backend import abi
+from irc.backend import abi, threads
 from irc.backend.cpu_math import MathLibrary, declare, intrinsic, mangle
 from irc.diagnostics import error
-from irc.ir import Block, Operation, Value
+from irc.ir import Block, BlockArgument, Operation, Value
 from irc.types import FloatType, IndexType, IntegerType, MemRefType, Type, VectorType
 
 PTR = ir.PointerType()
@@ -144,6 +148,16 @@ class _ModuleTranslator:
         self.globals: dict[str, ir.GlobalVariable] = {}
         self.slots: dict[str, ir.GlobalVariable] = {}
         self.functions: dict[str, ir.Function] = {}
+        self._num_threads: ir.GlobalVariable | None = None
+
+    def num_threads(self) -> ir.GlobalVariable:
+        """`@__irc_num_threads` (i32, 1 here; the runtime sets it when it loads the object)."""
+        if self._num_threads is None:
+            gv = ir.GlobalVariable(self.m, I32, name=threads.NUM_THREADS_GLOBAL)
+            gv.initializer = ir.Constant(I32, 1)
+            gv.align = 4
+            self._num_threads = gv
+        return self._num_threads
 
     def run(self) -> ir.Module:
         # Functions that no func.call reaches are called only through their entry point, whose
@@ -281,6 +295,9 @@ class _FunctionTranslator:
         # Access groups of the enclosing loop.parallel ops; loads and stores are tagged with them.
         self.groups: list[_DistinctMD] = []
         self._group_node: ir.values.MDValue | None = None
+        # Inside the body of a loop.parallel (outlined or not): nested ones run sequentially.
+        self.in_parallel = False
+        self.outlined = 0
 
     def run(self) -> None:
         block = self.op.entry
@@ -806,6 +823,56 @@ def _for(t: _FunctionTranslator, op: loop.ForOp) -> None:
 
 @_handles(loop.ParallelOp)
 def _parallel(t: _FunctionTranslator, op: loop.ParallelOp) -> None:
+    """A top-level loop.parallel big enough to be worth threads is outlined and run by the pool
+    (`_outline_parallel`); any other (nested in a parallel body, or small) is a nest of counted
+    loops, outermost dimension first (`_parallel_nest`)."""
+    if not t.in_parallel and _worth_threads(op):
+        _outline_parallel(t, op)
+        return
+    saved = t.in_parallel
+    t.in_parallel = True
+    lbs = [t.get(v) for v in op.lower_bounds]
+    ubs = [t.get(v) for v in op.upper_bounds]
+    steps = [t.get(v) for v in op.steps]
+    _parallel_nest(t, op, lbs, ubs, steps)
+    t.in_parallel = saved
+
+
+def _parallel_group(t: _FunctionTranslator, op: loop.ParallelOp) -> _DistinctMD | None:
+    """The access group of a straight-line body (see `_parallel_nest`), else None."""
+    straight = not any(inner.regions for inner in op.body_block.ops)
+    return _distinct(t.m, []) if straight else None
+
+
+def _loop_md(t: _FunctionTranslator, group: _DistinctMD | None) -> _DistinctMD | None:
+    if group is None:
+        return None
+    loop_md = _distinct(t.m, [])
+    accesses = t.m.add_metadata([ir.MetaDataString(t.m, "llvm.loop.parallel_accesses"), group])
+    loop_md.operands = (loop_md, accesses)
+    return loop_md
+
+
+class _Groups:
+    """Puts the loads and stores emitted inside into `group` (nothing when it is None: a body
+    with nested loops leaves the enclosing groups too, see `_parallel_nest`)."""
+
+    def __init__(self, t: _FunctionTranslator, group: _DistinctMD | None) -> None:
+        self.t, self.group = t, group
+
+    def __enter__(self) -> None:
+        t = self.t
+        self.saved = t._group_node, t.groups
+        t.groups = [*t.groups, self.group] if self.group is not None else []
+        t._group_node = None
+
+    def __exit__(self, *exc: object) -> None:
+        self.t._group_node, self.t.groups = self.saved
+
+
+def _parallel_nest(
+    t: _FunctionTranslator, op: loop.ParallelOp, lbs: list[ir.Value], ubs: list[ir.Value], steps: list[ir.Value]
+) -> None:
     """A nest of counted loops, outermost dimension first. When the body is straight-line code
     (no nested loops), each level is marked `llvm.loop.parallel_accesses` and the body's loads
     and stores are tagged with its access group, so LLVM vectorizes without dependence checks.
@@ -813,14 +880,7 @@ def _parallel(t: _FunctionTranslator, op: loop.ParallelOp) -> None:
     the accesses of the nested loops too (e.g. a prefix sum along a row of a parallel loop
     over rows was miscompiled that way)."""
     block = op.body_block
-    straight = not any(inner.regions for inner in block.ops)
-    group = _distinct(t.m, []) if straight else None
-    saved, saved_groups = t._group_node, t.groups
-    t.groups = [*t.groups, group] if straight else []
-    t._group_node = None
-    lbs = [t.get(v) for v in op.lower_bounds]
-    ubs = [t.get(v) for v in op.upper_bounds]
-    steps = [t.get(v) for v in op.steps]
+    group = _parallel_group(t, op)
 
     def nest(dim: int) -> Callable[[ir.Value, list[ir.Value]], list[ir.Value]]:
         def body(iv: ir.Value, _: list[ir.Value]) -> list[ir.Value]:
@@ -834,16 +894,243 @@ def _parallel(t: _FunctionTranslator, op: loop.ParallelOp) -> None:
         return body
 
     def _emit_level(dim: int) -> None:
-        loop_md = None
-        if group is not None:
-            loop_md = _distinct(t.m, [])
-            accesses = t.m.add_metadata([ir.MetaDataString(t.m, "llvm.loop.parallel_accesses"), group])
-            loop_md.operands = (loop_md, accesses)
-        t.counted_loop(lbs[dim], ubs[dim], steps[dim], [], block.args[dim].name_hint, nest(dim), loop_md)
+        t.counted_loop(lbs[dim], ubs[dim], steps[dim], [], block.args[dim].name_hint, nest(dim), _loop_md(t, group))
 
-    _emit_level(0)
-    t.groups = saved_groups
-    t._group_node = saved
+    with _Groups(t, group):
+        _emit_level(0)
+
+
+# -- loop.parallel on threads
+def _worth_threads(op: loop.ParallelOp) -> bool:
+    """Whether a top-level parallel loop is outlined: its trip count times the ops of one
+    iteration may reach `threads.MIN_PARALLEL_WORK` (always, when a bound is not constant: the
+    code then decides at run time)."""
+    total = 1
+    for bound in op.constant_bounds():
+        if bound is None:
+            return True
+        lb, ub, step = bound
+        total *= max(0, -(-(ub - lb) // step))
+    return total >= threads.min_parallel_trips(threads.work_estimate(op.body_block))
+
+
+# Ops defined outside a parallel loop that the outlined body recomputes instead of receiving:
+# constants stay constants (bounds, strides: what the vectorizer needs to see), views and
+# reshapes stay derived from their base pointer (so the base's noalias covers them).
+_REMATERIALIZED = (arith.ConstantOp, memref.ViewOp, memref.ReshapeOp, memref.GetGlobalOp)
+
+
+def _captures(op: Operation) -> tuple[list[Value], list[Operation]]:
+    """The values the body of `op` (its bounds included) uses from outside, and the ops it
+    recomputes (in an order where each comes after the ops it uses)."""
+    inside: set[Value] = set()
+    for inner in op.walk():
+        if inner is not op:
+            inside.update(inner.results)
+        for region in inner.regions:
+            for block in region.blocks:
+                inside.update(block.args)
+    captured: dict[Value, None] = {}
+    remat: dict[Operation, None] = {}
+
+    def visit(v: Value) -> None:
+        d = v.defining_op()
+        if isinstance(d, _REMATERIALIZED):
+            if d not in remat:
+                for w in d.operands:
+                    visit(w)
+                remat[d] = None
+        else:
+            captured[v] = None
+
+    for inner in op.walk():
+        for v in inner.operands:
+            if v not in inside:
+                visit(v)
+    return list(captured), list(remat)
+
+
+def _trip_count(b: ir.IRBuilder, lb: ir.Value, ub: ir.Value, step: ir.Value) -> ir.Value:
+    """Iterations of `for (iv = lb; iv < ub; iv += step)` (step > 0)."""
+    diff = b.sub(ub, lb)
+    count = b.sdiv(b.add(diff, b.sub(step, ir.Constant(I64, 1))), step)
+    return b.select(b.icmp_signed(">", diff, ir.Constant(I64, 0)), count, ir.Constant(I64, 0))
+
+
+def _smin(b: ir.IRBuilder, x: ir.Value, y: ir.Value) -> ir.Value:
+    return b.select(b.icmp_signed("<", x, y), x, y)
+
+
+def _smax(b: ir.IRBuilder, x: ir.Value, y: ir.Value) -> ir.Value:
+    return b.select(b.icmp_signed(">", x, y), x, y)
+
+
+def _outline_parallel(t: _FunctionTranslator, op: loop.ParallelOp) -> None:
+    """Runs a top-level loop.parallel on the thread pool (see `irc.backend.threads`).
+
+    The body goes to `@<f>.parallel<k>(i64 begin, i64 end, captures...)`, which runs the
+    iterations [begin, end) of the flattened (row-major) iteration space: a loop over the rows
+    of the outer dimensions and, per row, a counted loop over the innermost one (the loop the
+    vectorizer sees, marked parallel as in `_parallel_nest`). Captured pointers keep the
+    function's `noalias`, `align` and `dereferenceable` (and allocations get `noalias`), so
+    after LLVM inlines the body into its callers it knows what it knew before. At the loop:
+    with more than one thread and at least `threads.min_parallel_trips` iterations, the
+    captures are stored to a stack struct and `__irc_parallel_for(@<f>.parallel<k>.task, ctx,
+    total, n)` splits the range over `n = min(threads, total)` threads (the task loads the
+    captures and calls the body); otherwise the body is called on the whole range."""
+    mt, parent = t.mt, t.fn
+    captures, remat = _captures(op)
+    cap_types = [llvm_type(v.type, op) for v in captures]
+    name = f"{parent.name}.parallel{t.outlined}"
+    t.outlined += 1
+
+    body_fn = ir.Function(t.m, ir.FunctionType(VOID, [I64, I64, *cap_types]), name=name)
+    body_fn.linkage = "internal"
+    body_fn.attributes.add("nounwind")
+    body_fn.args[0].name, body_fn.args[1].name = "begin", "end"
+    _capture_attributes(t, captures, body_fn.args[2:])
+    for v, arg in zip(captures, body_fn.args[2:], strict=True):
+        if v.name_hint is not None and v.name_hint[:1].isalpha():
+            arg.name = v.name_hint
+
+    # -- the body: emitted into its own function with the same translator
+    saved = (t.fn, t.b, t.values, t.in_parallel)
+    t.fn, t.values, t.in_parallel = body_fn, dict(zip(captures, body_fn.args[2:], strict=True)), True
+    t.b = ir.IRBuilder(body_fn.append_basic_block("entry"))
+    for rop in remat:
+        _HANDLERS[type(rop)](t, rop)
+    _emit_chunk(t, op, body_fn.args[0], body_fn.args[1])
+    t.b.ret_void()
+    t.fn, t.b, t.values, t.in_parallel = saved
+
+    # -- the task the pool calls: unpacks the captures
+    ctx_type = ir.LiteralStructType(cap_types)
+    task = ir.Function(t.m, ir.FunctionType(VOID, [PTR, I64, I64]), name=name + ".task")
+    task.linkage = "internal"
+    task.attributes.add("nounwind")
+    tb = ir.IRBuilder(task.append_basic_block("entry"))
+    ctx_arg = task.args[0]
+    ctx_arg.add_attribute("noalias")
+    loaded = [
+        tb.load(
+            tb.gep(ctx_arg, [ir.Constant(I32, 0), ir.Constant(I32, k)], inbounds=True, source_etype=ctx_type), typ=ct
+        )
+        for k, ct in enumerate(cap_types)
+    ]
+    tb.call(body_fn, [task.args[1], task.args[2], *loaded])
+    tb.ret_void()
+
+    # -- the call site
+    b = t.b
+    lbs = [t.get(v) for v in op.lower_bounds]
+    ubs = [t.get(v) for v in op.upper_bounds]
+    steps = [t.get(v) for v in op.steps]
+    total = ir.Constant(I64, 1)
+    for lb, ub, step in zip(lbs, ubs, steps, strict=True):
+        total = b.mul(total, _trip_count(b, lb, ub, step))
+    nthreads = b.sext(b.load(mt.num_threads(), typ=I32, align=4), I64)
+    min_trips = threads.min_parallel_trips(threads.work_estimate(op.body_block))
+    wide = b.and_(
+        b.icmp_signed(">", nthreads, ir.Constant(I64, 1)),
+        b.icmp_signed(">=", total, ir.Constant(I64, min_trips)),
+    )
+    args = [t.get(v) for v in captures]
+    with b.if_else(wide) as (on_threads, on_this_thread):
+        with on_threads:
+            if cap_types:
+                entry = parent.blocks[0]
+                eb = ir.IRBuilder(entry)
+                eb.position_at_start(entry)
+                ctx = eb.alloca(ctx_type, name="ctx")
+                ctx.type = PTR  # llvmlite types allocas as typed pointers; the module is opaque
+                for k, value in enumerate(args):
+                    b.store(
+                        value,
+                        b.gep(ctx, [ir.Constant(I32, 0), ir.Constant(I32, k)], inbounds=True, source_etype=ctx_type),
+                    )
+            else:
+                ctx = ir.Constant(PTR, None)
+            n = _smin(b, nthreads, total)
+            pool = declare(t.m, threads.PARALLEL_FOR, VOID, [PTR, PTR, I64, I64])
+            pool.attributes.add("nounwind")
+            b.call(pool, [task, ctx, total, n])
+        with on_this_thread:
+            b.call(body_fn, [ir.Constant(I64, 0), total, *args])
+
+
+def _capture_attributes(t: _FunctionTranslator, captures: list[Value], params: Sequence[ir.Argument]) -> None:
+    """`noalias` (and `align`, `dereferenceable`) on the outlined body's pointer parameters:
+    a function argument's own attributes, and for a `memref.alloc` a fresh buffer's. Only when
+    every captured pointer is one of those (a pointer of unknown origin might alias them)."""
+    pointers = [(v, p) for v, p in zip(captures, params, strict=True) if isinstance(v.type, MemRefType)]
+    known: list[tuple[ir.Argument, ir.Argument | None, Value]] = []
+    for v, p in pointers:
+        if isinstance(v, BlockArgument) and v.block is t.op.entry:
+            known.append((p, t.fn.args[v.index], v))
+        elif isinstance(v.defining_op(), memref.AllocOp):
+            known.append((p, None, v))
+        else:
+            return
+    for param, source, v in known:
+        if source is None:
+            param.add_attribute("noalias")
+            param.attributes.align = ALIGNMENT
+            size = memref.byte_size(v.type)
+            if size:
+                param.attributes.dereferenceable = size
+            continue
+        for attr in source.attributes:
+            param.add_attribute(attr)
+        if source.attributes.align:
+            param.attributes.align = source.attributes.align
+        if source.attributes.dereferenceable:
+            param.attributes.dereferenceable = source.attributes.dereferenceable
+
+
+def _emit_chunk(t: _FunctionTranslator, op: loop.ParallelOp, begin: ir.Value, end: ir.Value) -> None:
+    """The iterations [begin, end) of `op`'s flattened iteration space (in the current function)."""
+    b = t.b
+    block = op.body_block
+    lbs = [t.get(v) for v in op.lower_bounds]
+    ubs = [t.get(v) for v in op.upper_bounds]
+    steps = [t.get(v) for v in op.steps]
+    group = _parallel_group(t, op)
+    n = len(lbs)
+    inner_name = block.args[-1].name_hint
+
+    def innermost(iv: ir.Value, _: list[ir.Value]) -> list[ir.Value]:
+        t.values[block.args[-1]] = iv
+        t.emit_ops(block)
+        return []
+
+    def inner_loop(jlo: ir.Value, jhi: ir.Value) -> None:
+        lo = b.add(lbs[-1], b.mul(jlo, steps[-1], flags=("nsw",)), flags=("nsw",))
+        hi = b.add(lbs[-1], b.mul(jhi, steps[-1], flags=("nsw",)), flags=("nsw",))
+        t.counted_loop(lo, hi, steps[-1], [], inner_name, innermost, _loop_md(t, group))
+
+    with _Groups(t, group):
+        if n == 1:
+            inner_loop(begin, end)
+            return
+        trips = [_trip_count(b, lb, ub, st) for lb, ub, st in zip(lbs, ubs, steps, strict=True)]
+        inner = trips[-1]
+        with b.if_then(b.icmp_signed("<", begin, end)):  # then every trip count is positive
+            first = b.udiv(begin, inner)
+            last = b.udiv(b.add(end, b.sub(inner, ir.Constant(I64, 1))), inner)
+
+            def row(r: ir.Value, _: list[ir.Value]) -> list[ir.Value]:
+                rest = r
+                for d in range(n - 2, 0, -1):
+                    t.values[block.args[d]] = b.add(lbs[d], b.mul(b.urem(rest, trips[d]), steps[d]))
+                    rest = b.udiv(rest, trips[d])
+                t.values[block.args[0]] = b.add(lbs[0], b.mul(rest, steps[0]))
+                base = b.mul(r, inner)
+                jlo = _smax(b, b.sub(begin, base), ir.Constant(I64, 0))
+                jhi = _smin(b, b.sub(end, base), inner)
+                inner_loop(jlo, jhi)
+                return []
+
+            t.counted_loop(first, last, ir.Constant(I64, 1), [], "row", row, _loop_md(t, group))
 
 
 # ----------------------------------------------------------------------------- LLVM

@@ -15,6 +15,9 @@ through ctypes, which releases the GIL for the duration of the call.
   memory (what ONNX Runtime's arena achieves). `BufferPool.MAX_CACHED_BYTES` bounds the pool.
 - The arena (the argument marked `irc.arena`) is allocated once per executable and reused by
   every call: an executable is not thread-safe; use one per thread.
+- Parallel loops run on threads (see irc.backend.threads): as many as `IRC_NUM_THREADS` says
+  when the executable is built, else the CPUs this process may run on; `exe.num_threads`
+  reads and changes it.
 - Object code is cached on disk, keyed by the sha256 of the lowered module's text, the CPU
   name and features, the llvmlite version and the code generator's sources:
   `$XDG_CACHE_HOME/gir` or `~/.cache/gir`; `IRC_NO_CACHE=1` turns the cache off. A hit skips
@@ -38,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from irc.attributes import numpy_dtype
-from irc.backend import abi
+from irc.backend import abi, threads
 from irc.ir import Operation
 
 ALIGNMENT = 64
@@ -61,7 +64,7 @@ def _backend_digest() -> str:
 
     h = hashlib.sha256()
     folder = Path(llvm_backend.__file__).parent
-    for name in ("abi.py", "cpu_math.py", "llvm.py"):
+    for name in ("abi.py", "cpu_math.py", "llvm.py", "threads.py"):
         h.update((folder / name).read_bytes())
     return h.hexdigest()
 
@@ -300,7 +303,10 @@ class CPUExecutable:
         self._engine = llvm.create_mcjit_compiler(empty, tm)
         self._object = llvm.ObjectFileRef.from_data(obj)
         self._engine.add_object_file(self._object)
+        threads.ensure_pool()  # parallel loops call the process's pool (__irc_parallel_for)
         self._engine.finalize_object()
+        self._num_threads_address = self._engine.get_global_value_address(threads.NUM_THREADS_GLOBAL)
+        self.num_threads = threads.num_threads()
 
         self._globals: list[np.ndarray] = []
         for g in globals_:
@@ -326,6 +332,22 @@ class CPUExecutable:
                 raise RuntimeError(f"the compiled object has no entry point for @{sig.name}")
             self.functions[sig.name] = CompiledFunction(self, sig, address)
         return self
+
+    # -- threads
+    @property
+    def num_threads(self) -> int:
+        """Threads a parallel loop of this executable may use: `IRC_NUM_THREADS` when the
+        executable was built, else the CPUs this process may run on. Settable."""
+        return self._num_threads
+
+    @num_threads.setter
+    def num_threads(self, n: int) -> None:
+        n = int(n)
+        if n < 1:
+            raise ValueError(f"num_threads must be at least 1, got {n}")
+        self._num_threads = n
+        if self._num_threads_address:
+            ctypes.c_int32.from_address(self._num_threads_address).value = n
 
     # -- access
     def __getitem__(self, name: str) -> CompiledFunction:
