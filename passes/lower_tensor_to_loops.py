@@ -34,7 +34,9 @@ Loop shapes (what makes the code vectorize):
   too) run over their output with per-operand strides (0 on broadcast dims), dims that are
   contiguous for every operand merged, size-1 dims dropped. The outer dims form one
   `loop.parallel`, the innermost dim a unit-stride `loop.for`; loads that do not depend on
-  the inner loop are made before it;
+  the inner loop are made before it. An inner dim of at least two `PARALLEL_CHUNKS` is split
+  into chunks (a parallel dim over chunks, a `loop.for` over one chunk), so that a long flat
+  element-wise loop runs on all cores;
 - a reduction over the last (contiguous) axis accumulates in `loop.for` iteration arguments
   with `fastmath<reassoc,contract>` so that LLVM vectorizes it; over other axes the
   innermost loop runs over the contiguous kept dim, accumulating in the output buffer;
@@ -439,6 +441,9 @@ class Emitter:
         if not dims:
             at_inner({id(a): a.offset for a in accesses}, None)
             return
+        if parallel:
+            dims, strides = _split_long_inner(dims, strides)
+            collapsed = {id(a): s for a, s in zip(accesses, strides, strict=True)}
         outer = dims[:-1]
 
         def outer_body(ivs: list[Ix]) -> None:
@@ -446,6 +451,20 @@ class Emitter:
             at_inner(offsets, dims[-1])
 
         self.nest(outer, outer_body, parallel)
+
+
+# A unit-stride inner loop at least twice this long is split into chunks of this many
+# elements (when they divide it), the chunks forming a parallel dimension: a same-shape
+# element-wise op collapses to one long loop, which would otherwise run on one thread.
+PARALLEL_CHUNKS = (65536, 32768, 16384, 8192)
+
+
+def _split_long_inner(dims: list[int], strides: list[list[int]]) -> tuple[list[int], list[list[int]]]:
+    n = dims[-1]
+    for chunk in PARALLEL_CHUNKS:
+        if n % chunk == 0 and n // chunk >= 2:
+            return [*dims[:-1], n // chunk, chunk], [[*s[:-1], s[-1] * chunk, s[-1]] for s in strides]
+    return dims, strides
 
 
 # ----------------------------------------------------------------------------- the pass

@@ -149,6 +149,40 @@ def test_same_shape_elementwise_is_one_flat_loop() -> None:
     assert not ops_of(module, loop.ParallelOp)
 
 
+@pytest.mark.parametrize(
+    ("shape", "chunks", "chunk"),
+    [((4, 65536), 4, 65536), ((3, 16384), 3, 16384), ((2, 8192), 2, 8192)],
+)
+def test_a_long_flat_loop_is_split_into_parallel_chunks(shape: tuple[int, int], chunks: int, chunk: int) -> None:
+    """A same-shape op long enough to share between threads: a parallel loop over chunks of
+    a power-of-two size that divides it, a unit-stride loop.for inside; numerically the same."""
+    import numpy as np
+
+    import irc
+
+    t = f"tensor<{shape[0]}x{shape[1]}xf32>"
+    text = f"func.func @f(%x: {t}, %y: {t}) -> {t} {{\n  %s = tensor.sub %x, %y : {t}\n  func.return %s : {t}\n}}"
+    module = lower(text)
+    (par,) = ops_of(module, loop.ParallelOp)
+    (inner,) = ops_of(module, loop.ForOp)
+    assert par.constant_bounds() == [(0, chunks, 1)]
+    assert inner.constant_bounds() == [(0, chunk, 1)]
+    rng = np.random.default_rng(0)
+    x, y = (rng.standard_normal(shape, dtype=np.float32) for _ in range(2))
+    exe = irc.compile(parse_module(text), target="cpu")
+    for threads in (1, 2):
+        exe.num_threads = threads
+        np.testing.assert_array_equal(exe.f(x, y), x - y)
+
+
+def test_an_odd_length_loop_is_not_split() -> None:
+    module = lower(
+        "func.func @f(%x: tensor<65537xf32>) -> tensor<65537xf32> {\n"
+        "  %s = tensor.neg %x : tensor<65537xf32>\n  func.return %s : tensor<65537xf32>\n}"
+    )
+    assert not ops_of(module, loop.ParallelOp)
+
+
 def test_broadcast_collapses_contiguous_dims() -> None:
     """[2, 3, 4] + [4]: the output dims 2 and 3 merge into one parallel dim of 6."""
     module = lower(
