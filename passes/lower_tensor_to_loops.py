@@ -1275,8 +1275,11 @@ def _lower_softmax(fl: _FunctionLowering, op: Operation) -> None:
         def per_row(ivs: list[Ix]) -> None:
             base = em.mul(ivs[0], k)
 
+            # The max only keeps exp() in range: maxnumf (NaN ignored, cheaper than the
+            # NaN-propagating maximumf on x86) gives the same softmax, since a NaN in the row
+            # still reaches every output through exp(NaN - m) in the sum.
             def max_body(j: Ix, args: list[Value]) -> list[Value]:
-                return [f(arith.MaximumFOp, args[0], em.load(src, em.add(base, j)), fastmath=REASSOC)]
+                return [f(arith.MaxNumFOp, args[0], em.load(src, em.add(base, j)), fastmath=REASSOC)]
 
             m = em.for_(0, k, max_body, [neg_inf])[0]
 
@@ -1330,7 +1333,7 @@ def _lower_softmax(fl: _FunctionLowering, op: Operation) -> None:
             em.for_(0, inner, lambda j, _: em.store(value, buf, em.add(row, j)))
 
         fill(m_buf, neg_inf)
-        columns(lambda o, c: em.store(f(arith.MaximumFOp, em.load(m_buf, c), em.load(src, o)), m_buf, c))
+        columns(lambda o, c: em.store(f(arith.MaxNumFOp, em.load(m_buf, c), em.load(src, o)), m_buf, c))
         fill(s_buf, zero)
 
         def exp_sum(o: Ix, c: Ix) -> None:

@@ -304,3 +304,24 @@ def test_collapse_merges_dims_walked_as_one() -> None:
     # A transpose's input strides do not merge; size-1 dims vanish.
     assert collapse((3, 1, 2), [(2, 2, 1), (1, 6, 3)]) == ([3, 2], [[2, 1], [1, 3]])
     assert collapse((1, 1), [(1, 1)]) == ([], [[]])
+
+
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("axis", [-1, 0])
+def test_softmax_rows_with_nan_and_inf_match_the_reference(op: str, axis: int) -> None:
+    """The row max uses maxnumf (NaN ignored); a NaN or inf still gives the reference's
+    outputs through the sum."""
+    import numpy as np
+
+    import irc
+
+    t = "tensor<5x4xf32>"
+    text = f"func.func @f(%x: {t}) -> {t} {{\n  %y = tensor.{op} %x {{axis = {axis}}} : {t}\n  func.return %y : {t}\n}}"
+    x = np.arange(20, dtype=np.float32).reshape(5, 4) / 7
+    x[0, 1] = np.nan
+    x[1, 2] = np.inf
+    x[2, :] = -np.inf
+    x[3, 0] = -np.inf
+    exe = irc.compile(parse_module(text), target="cpu")
+    (want,) = irc.interpret(parse_module(text), x)
+    np.testing.assert_allclose(exe.f(x), want, rtol=1e-5, equal_nan=True)
