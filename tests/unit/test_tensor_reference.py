@@ -25,7 +25,9 @@ pytest.importorskip("dialects.tensor", reason="the tensor dialect is not built y
 
 # IRC_TEST_EXAMPLES=500 for a longer hunt than the default run.
 EXAMPLES = int(os.environ.get("IRC_TEST_EXAMPLES", "40"))
-SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]
+)
 FEW = settings(max_examples=max(EXAMPLES // 2, 1), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 ELT = {"float32": "f32", "float64": "f64", "int32": "i32", "int64": "i64", "bool": "i1"}
