@@ -8,10 +8,11 @@ thread: the BLAS/OpenMP thread variables are set before numpy is imported, ONNX 
 skipped (`pip install -e '.[bench]'` installs onnx + onnxruntime; PyTorch CPU from
 /opt/wheels/torch-*+cpu-*.whl).
 
-Printed per case: median time per call of each runner (ms) and the ratio gir / best peer
-(< 1 means gir is faster).
+The runners alternate call by call, so that load on a shared machine hits them alike. Printed
+per case: median time per call of each runner (ms) and the ratio gir / best peer (< 1 means
+gir is faster).
 
-    .venv/bin/python benchmarks/ops_cpu.py [--repeat 20] [--only relu,softmax]
+    .venv/bin/python benchmarks/ops_cpu.py [--repeat 20] [--only relu,softmax] [--back-to-back]
 """
 
 from __future__ import annotations
@@ -309,27 +310,44 @@ def _gir_runner(case: Case):
     return (lambda: fn(*args)), compile_s
 
 
-def _time(fn: Callable[[], object], repeat: int) -> float:
-    fn()  # warm up
-    times = []
-    budget = time.perf_counter() + 10.0
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-        if time.perf_counter() > budget and len(times) >= 3:
+def _median_times(
+    fns: dict[str, Callable[[], object]], repeat: int, back_to_back: bool = False, budget_s: float = 20.0
+) -> dict[str, float]:
+    """Median seconds per call of each runner. The runners alternate call by call (the order
+    rotating each round), so that load and memory state on a shared machine hit them alike;
+    timing each runner in its own block made memory-bound cases swing by 20-30% between
+    runners. Fewer than `repeat` rounds when a round is slow (at least 3, about `budget_s`).
+    `back_to_back` times each runner in its own block instead: its data stays in the caches
+    from call to call, as it would for a small tensor inside a network."""
+    if back_to_back:
+        return {k: _median_times({k: fn}, repeat, budget_s=budget_s / len(fns))[k] for k, fn in fns.items()}
+    for fn in fns.values():
+        fn()  # warm up
+    names = list(fns)
+    times: dict[str, list[float]] = {k: [] for k in names}
+    start = time.perf_counter()
+    for r in range(repeat):
+        for k in names[r % len(names) :] + names[: r % len(names)]:
+            t0 = time.perf_counter()
+            fns[k]()
+            times[k].append(time.perf_counter() - t0)
+        if r >= 2 and time.perf_counter() - start > budget_s:
             break
-    return statistics.median(times)
+    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeat", type=int, default=20)
     ap.add_argument("--only", help="comma-separated case names")
+    ap.add_argument(
+        "--back-to-back", action="store_true", help="time each runner in its own block (warm caches), not alternating"
+    )
     args = ap.parse_args(argv)
     selected = set(args.only.split(",")) if args.only else None
 
-    print(f"# {platform.processor() or platform.machine()}, Python {platform.python_version()}, 1 thread")
+    mode = "each runner back to back" if args.back_to_back else "runners alternating call by call"
+    print(f"# {platform.processor() or platform.machine()}, Python {platform.python_version()}, 1 thread, {mode}")
     header = f"{'case':<14}{'gir ms':>10}{'numpy':>10}{'onnxrt':>10}{'torch':>10}{'gir/best':>10}{'compile s':>11}"
     print(header)
     for case in cases(selected):
@@ -340,13 +358,12 @@ def main(argv: list[str] | None = None) -> int:
             runner = make(case)
             if runner is not None:
                 runners[name] = runner
-        times: dict[str, float] = {}
         for name, fn in runners.items():
             got = np.asarray(fn())
             if not np.allclose(got, expected, rtol=case.rtol, atol=case.rtol):
                 err = float(np.max(np.abs(got - expected)))
                 print(f"{case.name}: {name} differs from numpy (max abs error {err:.3g})", file=sys.stderr)
-            times[name] = _time(fn, args.repeat)
+        times = _median_times(runners, args.repeat, args.back_to_back)
         best = min(t for k, t in times.items() if k != "gir")
         cols = "".join(f"{times[k] * 1e3:>10.2f}" if k in times else f"{'-':>10}" for k in ("numpy", "onnxrt", "torch"))
         print(f"{case.name:<14}{times['gir'] * 1e3:>10.2f}{cols}{times['gir'] / best:>10.2f}{compile_s:>11.2f}")

@@ -10,6 +10,11 @@ and the semantics are ONNX's. Each op class has
 - `fold(...)`: with every operand a constant and a small result, `reference` evaluated at
   compile time (see `FOLD_LIMIT`).
 
+Floating-point max and min (max/min, the max pools, reduce_max/reduce_min) propagate NaN, as
+numpy's do. Where their result is a zero, its sign is unspecified: numpy returns the second
+operand of a tie (`np.maximum(0.0, -0.0)` is -0.0), IEEE maximum returns +0.0, and backends
+may use either (the CPU backend uses the hardware's plain max in pools and reductions).
+
 Module-level functions (`tensor.conv2d(x, w, strides=[2, 2])`, `tensor.relu(x)`, ...) build
 ops from Python: they infer the result type and insert the op where the current builder
 points (detached when there is none).

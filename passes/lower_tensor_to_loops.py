@@ -107,6 +107,10 @@ from irc.types import (
 
 SUPPORTED_ELEMENTS = (f32, f64, i1, i8, i16, i32, i64)
 REASSOC = FastMathAttr(frozenset({"reassoc", "contract"}))
+# max/min reductions and pools: the sign of a zero result is unspecified, as in numpy, where
+# it depends on the order of the elements; `nsz` lets the backend build a window's maximum
+# from plain compare-selects with one NaN test per tree (see irc/backend/llvm.py).
+REASSOC_NSZ = FastMathAttr(frozenset({"reassoc", "contract", "nsz"}))
 CONTRACT = FastMathAttr(frozenset({"contract"}))
 NSW = OverflowAttr(frozenset({"nsw"}))
 
@@ -1019,10 +1023,16 @@ def reduction_kind(kind: str, elt: Type) -> Reduction:
         return Reduction(elt, 1, _combiner(arith.MulFOp, arith.MulIOp))
     if kind == "max":
         return Reduction(
-            elt, -math.inf if floating else _int_limits(elt)[0], _combiner(arith.MaximumFOp, arith.MaxSIOp)
+            elt,
+            -math.inf if floating else _int_limits(elt)[0],
+            _combiner(arith.MaximumFOp, arith.MaxSIOp, REASSOC_NSZ),
         )
     if kind == "min":
-        return Reduction(elt, math.inf if floating else _int_limits(elt)[1], _combiner(arith.MinimumFOp, arith.MinSIOp))
+        return Reduction(
+            elt,
+            math.inf if floating else _int_limits(elt)[1],
+            _combiner(arith.MinimumFOp, arith.MinSIOp, REASSOC_NSZ),
+        )
     assert kind == "mean"
     if floating:
         return Reduction(

@@ -298,6 +298,8 @@ class _FunctionTranslator:
         # Inside the body of a loop.parallel (outlined or not): nested ones run sequentially.
         self.in_parallel = False
         self.outlined = 0
+        # maximumf/minimumf trees: a result's NaN-blind value and its NaN mask (_minmax_tree).
+        self.minmax_parts: dict[Value, tuple[ir.Value, ir.Value]] = {}
 
     def run(self) -> None:
         block = self.op.entry
@@ -551,13 +553,58 @@ _FLOAT_MINMAX = {
     arith.MaxNumFOp: "maxnum",
     arith.MinNumFOp: "minnum",
 }
+# NaN-propagating max/min as a compare-select: `select(a > b, a, b)` is x86's maxps exactly.
+_SELECT_PREDICATE = {arith.MaximumFOp: "ogt", arith.MinimumFOp: "olt"}
+
+
+def _tree_minmax(op: Operation) -> bool:
+    return type(op) in _SELECT_PREDICATE and "nsz" in getattr(op.get_attr("fastmath"), "flags", ())
 
 
 @_handles(*_FLOAT_MINMAX)
 def _float_minmax(t: _FunctionTranslator, op: Operation) -> None:
+    if _tree_minmax(op):
+        _minmax_tree(t, op)
+        return
     a, b = t.get(op.lhs), t.get(op.rhs)
     fn = intrinsic(t.m, _FLOAT_MINMAX[type(op)], a.type, [a.type, a.type], [a.type])
     t.set(op, t.b.call(fn, [a, b], fastmath=_flags(op)))
+
+
+def _minmax_tree(t: _FunctionTranslator, op: Operation) -> None:
+    """maximumf/minimumf with `nsz`, built as a tree. `llvm.maximum` costs three instructions
+    per op on x86 (max, unordered compare, blend); a tree of them in one block (a pooling
+    window's taps) is emitted instead as NaN-blind compare-selects (one `maxps` each) and one
+    NaN mask for the whole tree: the leaves are tested pairwise with one `fcmp uno`, the masks
+    or-ed up the tree, and a single select puts the NaN in where a value leaves the tree (a
+    use that is not the same op in the same block). Without `nsz` the sign of a zero would
+    differ: the select returns its second operand on a tie."""
+    b = t.b
+    cls = type(op)
+    block = op.parent
+    leaves: list[ir.Value] = []
+    masks: list[ir.Value] = []
+    plain: list[ir.Value] = []
+    for v in (op.lhs, op.rhs):
+        part = t.minmax_parts.get(v)
+        d = v.defining_op()
+        if part is not None and d is not None and type(d) is cls and d.parent is block:
+            plain.append(part[0])
+            masks.append(part[1])
+        else:
+            value = t.get(v)
+            plain.append(value)
+            leaves.append(value)
+    if len(leaves) == 2:
+        masks.append(b.fcmp_unordered("uno", leaves[0], leaves[1]))
+    elif leaves:
+        masks.append(b.fcmp_unordered("uno", leaves[0], leaves[0]))
+    mask = masks[0] if len(masks) == 1 else b.or_(masks[0], masks[1])
+    m = b.select(b.fcmp_ordered(_SELECT_PREDICATE[cls], plain[0], plain[1]), plain[0], plain[1])
+    result = op.results[0]
+    t.minmax_parts[result] = (m, mask)
+    inside = all(type(user) is cls and user.parent is block and _tree_minmax(user) for user in result.users())
+    t.set(op, m if inside and result.has_uses else b.select(mask, _const(m.type, float("nan")), m))
 
 
 @_handles(arith.NegFOp)

@@ -288,6 +288,15 @@ def test_gemm_constant_c(data: st.DataObject) -> None:
 
 
 # ----------------------------------------------------------------------------- convolution, pooling
+def with_specials(data: st.DataObject, rng: np.random.Generator, x: np.ndarray) -> np.ndarray:
+    """Floats: some draws sprinkle NaN, +inf and -inf, for ops whose max/min must propagate
+    NaN (pools and max/min reductions build a NaN mask per window in the backend)."""
+    if x.dtype.kind != "f" or not data.draw(st.booleans(), label="NaN and inf"):
+        return x
+    special = rng.choice(np.array([np.nan, np.inf, -np.inf], x.dtype), x.shape)
+    return np.where(rng.random(x.shape) < 0.15, special, x).astype(x.dtype)
+
+
 def window_attrs(data: st.DataObject, pool: bool) -> dict[str, Any]:
     kernel = [data.draw(st.integers(1, 3), label="kh"), data.draw(st.integers(1, 3), label="kw")]
     strides = data.draw(st.none() | st.lists(st.integers(1, 3), min_size=2, max_size=2), label="strides")
@@ -370,6 +379,8 @@ def test_pool2d(op: str, data: st.DataObject) -> None:
         return fn(x, a["kernel"], strides=a["strides"], pads=a["pads"], dilations=a["dilations"], **extra)
 
     x = values(rng, shape, dtype)
+    if op == "max_pool2d":
+        x = with_specials(data, rng, x)
     buildable(lambda: build_module(build, [x]))
     check(build, x)
 
@@ -381,7 +392,8 @@ def test_global_pool(op: str, data: st.DataObject) -> None:
     rng = rng_of(data)
     dtype = data.draw(st.sampled_from(FLOATS + ([np.int32] if op == "global_max_pool" else [])))
     shape = tuple(data.draw(st.integers(1, 5)) for _ in range(4))
-    check(getattr(tensor, op), values(rng, shape, dtype))
+    x = values(rng, shape, dtype)
+    check(getattr(tensor, op), with_specials(data, rng, x) if op == "global_max_pool" else x)
 
 
 # ----------------------------------------------------------------------------- reductions, normalization
@@ -401,6 +413,8 @@ def test_reduce(op: str, data: st.DataObject) -> None:
     x = values(rng, shape, dtype)
     if op == "reduce_prod" and np.dtype(dtype).kind == "f":
         x = (np.sign(x) * rng.uniform(0.5, 1.5, shape)).astype(dtype)
+    if op in ("reduce_max", "reduce_min"):
+        x = with_specials(data, rng, x)
     check(lambda a: getattr(tensor, op)(a, axes=axes, keepdims=keepdims), x)
 
 
