@@ -851,9 +851,12 @@ def _split_resources(text: str) -> tuple[str, str | None, int]:
     end = text.find("#-}", begin + 3)
     if end < 0:
         end = len(text)
-    # Keep the line structure so positions after the section still map to the right lines.
-    blanked = "".join("\n" if c == "\n" else " " for c in text[begin : end + 3])
-    return text[:begin] + blanked + text[end + 3 :], text[begin + 3 : end], begin
+    # The section becomes its newlines plus the columns of its last line, so that whatever
+    # follows it keeps its line and column (and the lexer does not skip megabytes of blanks).
+    section = text[begin : end + 3]
+    newlines = section.count("\n")
+    last_line = len(section) - (section.rfind("\n") + 1) if newlines else len(section)
+    return text[:begin] + "\n" * newlines + " " * last_line + text[end + 3 :], text[begin + 3 : end], begin
 
 
 _RESOURCE_ENTRY = re.compile(r'([\w$.\-]+|"[^"]*")\s*:\s*"0x([0-9a-fA-F]*)"')

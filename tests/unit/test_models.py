@@ -174,3 +174,20 @@ def test_torch_export_matches_pytorch(model_dir: Path) -> None:
             expected = em.torch_module(name)(torch.from_numpy(x)).numpy()
         got = em.run_ort(onnx.load(str(_model(name, "torch", model_dir))), x)
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+def test_resnet18_gir_text_round_trips(model_dir: Path) -> None:
+    """The printed ResNet-18 (its weights in the dense_resource section, about 94 MB of hex)
+    parses back to the same module; the parse time is printed (pytest -s), about 0.6 s here."""
+    from textual_ir.parser import parse_module
+    from textual_ir.printer import print_op
+
+    module = irc.import_onnx(str(_model("resnet18", "onnx", model_dir)))
+    text = print_op(module)
+    assert "{-#" in text
+    assert "dense_resource<" in text
+    t0 = time.perf_counter()
+    again = parse_module(text, "resnet18.gir")
+    parse_s = time.perf_counter() - t0
+    assert print_op(again) == text
+    print(f"\nresnet18.gir: {len(text) / 1e6:.1f} MB parsed in {parse_s:.2f} s")
