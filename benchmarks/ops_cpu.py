@@ -142,21 +142,23 @@ def cases(selected: set[str] | None) -> list[Case]:
 
     shape = (4096, 4096)
     t, r = _t(shape), _t((4096,))
-    gir = (
-        f"func.func @main(%x: {t}) -> {r} {{\n  %y = tensor.reduce_sum %x {{axes = [1], keepdims = 0}} : "
-        f"({t}) -> {r}\n  return %y : {r}\n}}\n"
-    )
-    add(
-        Case(
-            "reduce_sum",
-            gir,
-            {"x": rng.standard_normal(shape, dtype=np.float32)},
-            lambda x: x.sum(axis=1),
-            lambda x: _torch_call("sum", x, 1),
-            _onnx_reduce_sum(shape),
-            rtol=1e-3,
+    x = rng.standard_normal(shape, dtype=np.float32)
+    for kind, np_fn, torch_name, onnx_op in (("sum", np.sum, "sum", "ReduceSum"), ("max", np.max, "amax", "ReduceMax")):
+        gir = (
+            f"func.func @main(%x: {t}) -> {r} {{\n  %y = tensor.reduce_{kind} %x {{axes = [1], keepdims = 0}} : "
+            f"({t}) -> {r}\n  return %y : {r}\n}}\n"
         )
-    )
+        add(
+            Case(
+                f"reduce_{kind}",
+                gir,
+                {"x": x},
+                lambda x, f=np_fn: f(x, axis=1),
+                lambda x, n=torch_name: _torch_call(n, x, 1),
+                _onnx_reduce(onnx_op, shape),
+                rtol=1e-3,
+            )
+        )
 
     ishape, oshape = (1, 64, 112, 112), (1, 64, 56, 56)
     ti, to = _t(ishape), _t(oshape)
@@ -255,16 +257,19 @@ def _onnx_model(inputs, outputs, nodes, initializers=()):
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
-def _onnx_reduce_sum(shape):
+def _onnx_reduce(op: str, shape):
+    """ReduceSum (axes an input since opset 13) or ReduceMax (an attribute until opset 18) over
+    axis 1, in the opset-17 model of `_onnx_model`."""
     try:
         from onnx import numpy_helper
     except ImportError:
         return None
 
-    axes = numpy_helper.from_array(np.array([1], np.int64), "axes")
-    return _onnx_model(
-        [("X", shape)], [("Y", (shape[0],))], [("ReduceSum", ["X", "axes"], ["Y"], {"keepdims": 0})], [axes]
-    )
+    if op == "ReduceSum":
+        axes = numpy_helper.from_array(np.array([1], np.int64), "axes")
+        node = (op, ["X", "axes"], ["Y"], {"keepdims": 0})
+        return _onnx_model([("X", shape)], [("Y", (shape[0],))], [node], [axes])
+    return _onnx_model([("X", shape)], [("Y", (shape[0],))], [(op, ["X"], ["Y"], {"keepdims": 0, "axes": [1]})])
 
 
 def _ort_runner(case: Case):

@@ -557,8 +557,27 @@ _FLOAT_MINMAX = {
 _SELECT_PREDICATE = {arith.MaximumFOp: "ogt", arith.MinimumFOp: "olt"}
 
 
+def _tree_node(op: Operation) -> bool:
+    """An nsz maximumf/minimumf that may join a tree: not one combining a loop-carried value
+    (a block argument of its block), which stays `llvm.maximum` so that LLVM recognizes and
+    vectorizes the reduction."""
+    if type(op) not in _SELECT_PREDICATE or "nsz" not in getattr(op.get_attr("fastmath"), "flags", ()):
+        return False
+    return not any(isinstance(v, BlockArgument) and v.block is op.parent for v in op.operands)
+
+
+def _linked(a: Operation, b: Operation | None) -> bool:
+    return b is not None and type(b) is type(a) and b.parent is a.parent and _tree_node(b)
+
+
 def _tree_minmax(op: Operation) -> bool:
-    return type(op) in _SELECT_PREDICATE and "nsz" in getattr(op.get_attr("fastmath"), "flags", ())
+    """Whether `op` is built by `_minmax_tree`: a tree node with an operand or a user that is
+    a tree node of the same kind in the same block (a lone one keeps `llvm.maximum`)."""
+    if not _tree_node(op):
+        return False
+    return any(_linked(op, v.defining_op()) for v in op.operands) or any(
+        _linked(op, user) for user in op.results[0].users()
+    )
 
 
 @_handles(*_FLOAT_MINMAX)
@@ -588,7 +607,7 @@ def _minmax_tree(t: _FunctionTranslator, op: Operation) -> None:
     for v in (op.lhs, op.rhs):
         part = t.minmax_parts.get(v)
         d = v.defining_op()
-        if part is not None and d is not None and type(d) is cls and d.parent is block:
+        if part is not None and d is not None and type(d) is cls and d.parent is block and _tree_minmax(d):
             plain.append(part[0])
             masks.append(part[1])
         else:
