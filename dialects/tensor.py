@@ -2039,13 +2039,19 @@ def _current_builder() -> Any:
     return current_builder()
 
 
-def create(cls: type[TensorOp], operands: Sequence[Value], location: Location | None = None, **attrs: Any) -> Any:
-    """Build `cls` on `operands` with `attrs` (Python values), insert it at the current
-    builder's insertion point if there is one, and return its result (a tuple for split)."""
+def build_op(cls: type[TensorOp], operands: Sequence[Value], location: Location | None = None, **attrs: Any) -> Any:
+    """A detached `cls` on `operands` with `attrs` (Python values, see `_to_attr`; a
+    `num_results` of split is passed on); ValueError when the types or attributes are bad."""
     props = {k: a for k, v in attrs.items() if (a := _to_attr(v)) is not None}
     num_results = props.pop("num_results", None)
     extra = {"num_results": num_results.value} if num_results is not None else {}
-    op = cls.build(list(operands), props, location=location, **extra)
+    return cls.build(list(operands), props, location=location, **extra)
+
+
+def create(cls: type[TensorOp], operands: Sequence[Value], location: Location | None = None, **attrs: Any) -> Any:
+    """Build `cls` on `operands` with `attrs` (Python values), insert it at the current
+    builder's insertion point if there is one, and return its result (a tuple for split)."""
+    op = build_op(cls, operands, location, **attrs)
     b = _current_builder()
     if b is not None:
         b.insert(op)

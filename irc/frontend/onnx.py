@@ -501,10 +501,7 @@ class _Importer:
     def emit(self, cls: type[Operation], operands: Sequence[Value], location: Location, **attrs: Any) -> list[Value]:
         """Build `cls`; evaluated right away when every operand is a constant (folding), else
         inserted. ValueError (bad types or attributes) propagates for the node to report."""
-        props = {k: a for k, v in attrs.items() if (a := _attr(v)) is not None}
-        num = props.pop("num_results", None)
-        extra = {"num_results": num.value} if num is not None else {}
-        op = cls.build(list(operands), props, location=location, **extra)
+        op = T.build_op(cls, operands, location, **attrs)
         arrays = [self.const_of.get(v) for v in operands]
         if operands and all(a is not None for a in arrays) and self._fold(op, arrays):
             outs = op.reference(*arrays)
@@ -549,22 +546,6 @@ class _Importer:
             elif out.name_hint is None:
                 out.name_hint = sanitize_name(name)
             self.env[name] = out
-
-
-def _attr(value: Any) -> Attribute | None:
-    if value is None or isinstance(value, Attribute):
-        return value
-    if isinstance(value, bool):
-        return IntegerAttr(int(value))
-    if isinstance(value, int | np.integer):
-        return IntegerAttr(int(value))
-    if isinstance(value, float | np.floating):
-        return FloatAttr(float(value), f32)
-    if isinstance(value, str):
-        return StringAttr(value)
-    if isinstance(value, Type):
-        return TypeAttr(value)
-    return ArrayAttr([IntegerAttr(int(v)) for v in value])
 
 
 def _scalar(value: float, element: Type) -> Attribute:
