@@ -600,14 +600,12 @@ def _minmax_tree(t: _FunctionTranslator, op: Operation) -> None:
     differ: the select returns its second operand on a tie."""
     b = t.b
     cls = type(op)
-    block = op.parent
     leaves: list[ir.Value] = []
     masks: list[ir.Value] = []
     plain: list[ir.Value] = []
     for v in (op.lhs, op.rhs):
-        part = t.minmax_parts.get(v)
-        d = v.defining_op()
-        if part is not None and d is not None and type(d) is cls and d.parent is block and _tree_minmax(d):
+        if _linked(op, v.defining_op()):  # a tree op emitted before: its NaN-blind value and mask
+            part = t.minmax_parts[v]
             plain.append(part[0])
             masks.append(part[1])
         else:
@@ -622,7 +620,7 @@ def _minmax_tree(t: _FunctionTranslator, op: Operation) -> None:
     m = b.select(b.fcmp_ordered(_SELECT_PREDICATE[cls], plain[0], plain[1]), plain[0], plain[1])
     result = op.results[0]
     t.minmax_parts[result] = (m, mask)
-    inside = all(type(user) is cls and user.parent is block and _tree_minmax(user) for user in result.users())
+    inside = all(_linked(op, user) for user in result.users())
     t.set(op, m if inside and result.has_uses else b.select(mask, _const(m.type, float("nan")), m))
 
 
