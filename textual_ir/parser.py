@@ -854,9 +854,8 @@ def _split_resources(text: str) -> tuple[str, str | None, int]:
     # The section becomes its newlines plus the columns of its last line, so that whatever
     # follows it keeps its line and column (and the lexer does not skip megabytes of blanks).
     section = text[begin : end + 3]
-    newlines = section.count("\n")
-    last_line = len(section) - (section.rfind("\n") + 1) if newlines else len(section)
-    return text[:begin] + "\n" * newlines + " " * last_line + text[end + 3 :], text[begin + 3 : end], begin
+    last_line = len(section) - (section.rfind("\n") + 1)  # the whole section when on one line
+    return text[:begin] + "\n" * section.count("\n") + " " * last_line + text[end + 3 :], text[begin + 3 : end], begin
 
 
 _RESOURCE_ENTRY = re.compile(r'([\w$.\-]+|"[^"]*")\s*:\s*"0x([0-9a-fA-F]*)"')
